@@ -1,0 +1,1 @@
+"""Demo dataset fixtures (owned by the demo module)."""

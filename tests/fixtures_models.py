@@ -1,0 +1,1 @@
+"""Tiny open_clip model fixtures (owned by the embeddings module)."""
