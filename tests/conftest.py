@@ -31,3 +31,4 @@ def session_cache_dir(tmp_path_factory: pytest.TempPathFactory):
 
 from tests.fixtures_demo import *  # noqa: E402,F401,F403
 from tests.fixtures_models import *  # noqa: E402,F401,F403
+from tests.fixtures_app import *  # noqa: E402,F401,F403

@@ -1,0 +1,1 @@
+"""Streamlit app fixtures (owned by the app pages)."""
