@@ -1,0 +1,121 @@
+"""Streamlit helpers of the Saliency page: the cached explainer, method controls, progress."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from explorer.saliency import (
+    METHODS,
+    GradCamSettings,
+    GradientShapSettings,
+    InputXGradientSettings,
+    IntegratedGradientsSettings,
+    OcclusionSettings,
+    OverlaySettings,
+    SaliencySettings,
+    saliency_panel,
+)
+from explorer.saliency.workflow import (
+    TARGET_CHOICES,
+    DatasetExplainer,
+    SaliencyRequest,
+    build_dataset_explainer,
+    explain_dataset_image,
+)
+from explorer.ui.loaders import app_dataset, app_embeddings, app_model
+
+# Methods that finish well under a second on ViT-B-32; the others get a progress bar.
+FAST_METHODS = ("gradcam", "saliency", "inputxgradient")
+TEACHING_KEY = "saliency_teaching"
+TEACHING_INDEX_KEY = "saliency_teaching_index"
+TEACHING_IDS_KEY = "saliency_teaching_ids"
+
+
+@st.cache_resource(show_spinner="Fitting the benchmark head for saliency", max_entries=2)
+def _explainer_cached(dataset_fingerprint: str, model_key: str, _dataset: Any, _loaded: Any,
+                      _embeddings: Any) -> DatasetExplainer:
+    # Keyed by the dataset fingerprint and the model's cache key; the underscored
+    # arguments are the objects those keys identify.
+    return build_dataset_explainer(_dataset, _loaded, _embeddings)
+
+
+def app_explainer() -> DatasetExplainer:
+    """Return the session's benchmark head on its model, prepared for attribution."""
+    dataset = app_dataset()
+    loaded = app_model()
+    embeddings = app_embeddings()
+    return _explainer_cached(dataset.fingerprint, loaded.info.cache_key, dataset, loaded, embeddings)
+
+
+def image_label(manifest: Any, image_id: str) -> str:
+    """Return "id · condition · source" for an image select box."""
+    row = manifest.loc[manifest["image_id"].astype(str) == image_id]
+    if row.empty:
+        return image_id
+    row = row.iloc[0]
+    generator = f" ({row['generator']})" if row.get("generator") else ""
+    return f"{image_id} · {row['condition']} · {row['source']}{generator}"
+
+
+def method_controls(method: str, key: str = "saliency") -> Any:
+    """Render the method's settings as number inputs and return its settings dataclass."""
+    if method == "ig":
+        steps = st.number_input("Integration steps", 4, 256, 32, key=f"{key}_ig_steps")
+        batch = st.number_input("Steps per batch", 1, 256, 16, key=f"{key}_ig_batch")
+        return IntegratedGradientsSettings(steps=int(steps), internal_batch_size=int(batch))
+    if method == "gradshap":
+        samples = st.number_input("Samples", 2, 256, 16, key=f"{key}_gs_samples")
+        chunk = st.number_input("Samples per batch", 1, 64, 8, key=f"{key}_gs_chunk")
+        return GradientShapSettings(samples=int(samples), chunk_size=int(chunk))
+    if method == "occlusion":
+        window = st.number_input("Window (model-input pixels)", 4, 128, 32, key=f"{key}_occ_window")
+        stride = st.number_input("Stride (model-input pixels)", 2, 128, 16, key=f"{key}_occ_stride")
+        return OcclusionSettings(window=int(window), stride=int(stride))
+    if method == "saliency":
+        return SaliencySettings()
+    if method == "inputxgradient":
+        return InputXGradientSettings()
+    return GradCamSettings()
+
+
+def target_options(class_names: Sequence[str]) -> list[str]:
+    """Return the target choices: predicted, true, then every condition."""
+    return [*TARGET_CHOICES, *class_names]
+
+
+def compute_result(image_id: str, bundle: DatasetExplainer, request: SaliencyRequest) -> Any:
+    """Compute or read back a map, with a progress bar for slow methods."""
+    dataset = app_dataset()
+    if request.method in FAST_METHODS:
+        return explain_dataset_image(dataset, image_id, bundle, request)
+    bar = st.progress(0.0, text=f"Computing {METHODS[request.method].label} (cached afterwards)")
+    try:
+        return explain_dataset_image(
+            dataset, image_id, bundle, request, progress=lambda fraction: bar.progress(float(fraction))
+        )
+    finally:
+        bar.empty()
+
+
+def result_panel(image_id: str, result: Any, overlay: OverlaySettings, *, height: int = 448,
+                 is_random: bool = False) -> Image.Image:
+    """Build the image / overlay / map panel of a result, titled with method and target."""
+    from explorer.images import decode_image
+
+    image = decode_image(app_dataset().image_path(image_id))
+    title = f"{METHODS[result.method].label} → {result.target_name} (p={result.probability:.2f})"
+    if is_random:
+        title += " · RANDOM WEIGHTS"
+    return saliency_panel(image, result.image_map, overlay, title=title, height=height)
+
+
+def mean_overlay(mean: Any, overlay: OverlaySettings) -> Image.Image:
+    """Draw an aligned mean map over the mean face."""
+    from explorer.saliency import overlay_heatmap
+
+    return overlay_heatmap(Image.fromarray(np.asarray(mean.mean_image)), mean.mean_map, overlay)

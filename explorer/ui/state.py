@@ -1,0 +1,51 @@
+"""Session-state keys of the app, initialised once per browser session by ``app.py``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from explorer.ui.config import AppConfig
+
+# Keys shared between pages.
+SELECTED_IDS = "selected_ids"  # list[str]: images selected on the Map page
+FOCUS_IMAGE_ID = "focus_image_id"  # str | None: image clicked on the Map page
+DATASET_ROOT = "dataset_root"  # str | None: dataset folder, None for the demo
+MODEL_SPEC = "model_spec"  # ModelSpec of the embedding model
+ALLOWED_ROOTS = "allowed_dataset_roots"  # tuple[str, ...] the sidebar may open
+LAYOUT = "dataset_layout"  # str | None: dataset layout, None to detect
+
+
+def session_defaults(config: AppConfig) -> dict[str, Any]:
+    """Return the initial value of every shared session-state key."""
+    return {
+        SELECTED_IDS: [],
+        FOCUS_IMAGE_ID: None,
+        DATASET_ROOT: str(config.dataset_root) if config.dataset_root is not None else None,
+        MODEL_SPEC: config.model_spec,
+        ALLOWED_ROOTS: tuple(str(root) for root in config.allowed_roots),
+        LAYOUT: config.layout,
+    }
+
+
+def init_session_state(config: AppConfig | None = None) -> None:
+    """Set every shared key that is not set yet; existing values are kept.
+
+    ``config`` defaults to the script arguments and environment variables
+    (see :func:`explorer.ui.config.app_config_from_environment`).
+    """
+    if config is None:
+        from explorer.ui.config import app_config_from_environment
+
+        config = app_config_from_environment()
+    for key, value in session_defaults(config).items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+
+
+def set_dataset_root(root: str | None) -> None:
+    """Switch the session to another dataset and clear what belonged to the old one."""
+    st.session_state[DATASET_ROOT] = root
+    st.session_state[SELECTED_IDS] = []
+    st.session_state[FOCUS_IMAGE_ID] = None
