@@ -179,7 +179,7 @@ def file_lock(path: Path) -> Iterator[None]:
     try:
         lock.acquire(timeout=LOCK_NOTICE_SECONDS)
     except Timeout:
-        log.info("waiting for another process that holds %s", path)
+        log.info("lock %s is taken by another process; waiting for it", path)
         lock.acquire()
     try:
         yield
@@ -230,7 +230,7 @@ class ArtifactCache:
         return f"ArtifactCache({str(self.root)!r})"
 
     def path(self, kind: str, key: str) -> Path:
-        """Return the file that holds artifact ``key`` of ``kind``."""
+        """Return the file that contains artifact ``key`` of ``kind``."""
         return self.root / "artifacts" / kind / key[:2] / f"{key}{FILE_SUFFIX}"
 
     def get(self, kind: str, key_parts: dict[str, Any], *, serialize: Serializer | str = PICKLE) -> Any:

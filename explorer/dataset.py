@@ -46,6 +46,7 @@ import hashlib
 import logging
 import os
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -55,11 +56,31 @@ import numpy as np
 import pandas as pd
 
 from explorer.errors import DatasetError, DatasetNotFoundError, ImageDecodeError, LayoutError
-from explorer.images import MAX_IMAGE_PIXELS, probe_image
-from explorer.importers.base import IMAGE_EXTENSIONS, RawImport, ReportEntry
+from explorer.images import MAX_IMAGE_PIXELS, file_sha256, is_os_junk, probe_image
+from explorer.importers.base import (
+    IMAGE_EXTENSIONS,
+    RETINAFACE5_POINTS,
+    UNSUPPORTED_IMAGE_EXTENSIONS,
+    RawImport,
+    ReportEntry,
+)
 from explorer.importers import layouts as _layouts
 
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "HASH_COLUMN",
+    "LAYOUTS",
+    "MANIFEST_COLUMNS",
+    "OPTIONAL_COLUMNS",
+    "REASONS",
+    "RETINAFACE5_POINTS",
+    "Dataset",
+    "ReportEntry",
+    "ValidationReport",
+    "detect_layout",
+    "load_dataset",
+]
 
 MANIFEST_COLUMNS = (
     "image_id",
@@ -110,7 +131,7 @@ REASONS = {
 }
 
 
-@dataclass
+@dataclass(eq=False)
 class ValidationReport:
     """Everything an import left out or flagged.
 
@@ -206,7 +227,7 @@ class ValidationReport:
         return "\n".join(lines)
 
 
-@dataclass
+@dataclass(eq=False)
 class Dataset:
     """A validated dataset: manifest, report and optional face geometry.
 
@@ -343,9 +364,9 @@ def _check_root(root: str | os.PathLike) -> Path:
     if not path.is_dir():
         raise DatasetError(f"Dataset path {path} is a file; pass the folder that contains it.")
     path = path.absolute()
-    if not any(True for _ in path.iterdir()):
+    if all(is_os_junk(child.name) for child in path.iterdir()):
         raise DatasetError(
-            f"Dataset folder {path} is empty; put images in one of the layouts "
+            f"Dataset folder {path} is empty (apart from OS clutter files); put images in one of the layouts "
             f"{', '.join(LAYOUTS)} (for example real/<condition>/<image>)."
         )
     return path
@@ -368,7 +389,7 @@ def _validate(root: Path, layout: str, raw: RawImport, *, max_pixels: int) -> Da
     """Run the checks common to every layout and build the Dataset."""
     report = ValidationReport(entries=list(raw.entries), junk_skipped=raw.junk_skipped)
     root_real = Path(os.path.realpath(root))
-    kept: list[dict[str, object]] = []
+    usable_rows: list[dict[str, object]] = []
     seen_ids: set[str] = set()
     seen_hashes: dict[str, str] = {}
 
@@ -377,11 +398,11 @@ def _validate(root: Path, layout: str, raw: RawImport, *, max_pixels: int) -> Da
         for column in MANIFEST_COLUMNS:
             row[column] = _clean_text(row.get(column))
         if _check_row(row, root, root_real, report, seen_ids, seen_hashes, max_pixels):
-            kept.append(row)
+            usable_rows.append(row)
 
-    _normalise_labels(kept, report)
-    _flag_conditions(kept, report)
-    manifest = _build_manifest(kept)
+    _normalise_labels(usable_rows, report)
+    _flag_conditions(usable_rows, report)
+    manifest = _build_manifest(usable_rows)
     report.counts = _count_images(manifest)
 
     ids = set(manifest["image_id"])
@@ -389,11 +410,11 @@ def _validate(root: Path, layout: str, raw: RawImport, *, max_pixels: int) -> Da
     face_boxes = {key: value for key, value in raw.face_boxes.items() if key in ids}
     orphans = sorted((set(raw.landmarks) | set(raw.face_boxes)) - ids)
     if orphans:
-        shown = ", ".join(orphans[:5]) + (" ..." if len(orphans) > 5 else "")
+        listed = ", ".join(orphans[:5]) + (" ..." if len(orphans) > 5 else "")
         report.entries.append(ReportEntry(
             "", "", "bad_landmarks",
             f"{len(orphans)} landmark or face box record(s) name images that are not in the "
-            f"manifest and are ignored: {shown}.",
+            f"manifest and are ignored: {listed}.",
             "warning",
         ))
     return Dataset(
@@ -417,7 +438,8 @@ def _check_row(
     max_pixels: int,
 ) -> bool:
     """Check one candidate row in place; add its sha256 and return whether it is usable."""
-    image_id, relpath = row["image_id"], row["path"]
+    image_id = row["image_id"]
+    relpath = row["path"] = str(row["path"]).replace("\\", "/")
 
     def reject(reason: str, message: str) -> bool:
         report.entries.append(ReportEntry(relpath, image_id, reason, message, "error"))
@@ -448,7 +470,7 @@ def _check_row(
 
     if not relpath:
         return reject("missing_file", "Row has no path.")
-    full = root / relpath
+    full = _existing_spelling(root / relpath)
     resolved = Path(os.path.realpath(full))
     if not resolved.is_relative_to(root_real):
         return reject(
@@ -461,17 +483,12 @@ def _check_row(
     row["path"] = _relative_posix(full, resolved, root, root_real)
 
     try:
-        data = resolved.read_bytes()
+        digest = file_sha256(resolved)
+        probe_image(resolved, name=relpath, max_pixels=max_pixels)
     except OSError as error:
         return reject("unreadable", f"File {relpath} cannot be read: {error}.")
-    digest = hashlib.sha256(data).hexdigest()
-    try:
-        probe_image(data, name=relpath, max_pixels=max_pixels)
     except ImageDecodeError as error:
-        reason = error.reason
-        if reason == "unsupported" and Path(relpath).suffix.lower() not in IMAGE_EXTENSIONS:
-            return reject("not_an_image", f"{relpath} is not an image file.")
-        return reject(reason, str(error))
+        return reject(*_classify_decode_error(error, relpath))
 
     given_hash = _clean_text(row.get(HASH_COLUMN))
     if given_hash and given_hash.lower() != digest:
@@ -488,6 +505,35 @@ def _check_row(
     seen_hashes[digest] = image_id
     row[HASH_COLUMN] = digest
     return True
+
+
+def _existing_spelling(path: Path) -> Path:
+    """Return ``path``, or its NFC/NFD Unicode spelling when only that one exists.
+
+    Archives made on macOS store decomposed (NFD) names, while tables typed
+    elsewhere use composed (NFC) ones, so the same visible name can differ in bytes.
+    """
+    if path.exists() or path.is_symlink():
+        return path
+    for form in ("NFC", "NFD"):
+        candidate = Path(unicodedata.normalize(form, str(path)))
+        if candidate.exists():
+            return candidate
+    return path
+
+
+def _classify_decode_error(error: ImageDecodeError, relpath: str) -> tuple[str, str]:
+    """Return (reason, message) for a file that failed the image check."""
+    if error.reason != "unsupported":
+        return error.reason, str(error)
+    suffix = Path(relpath).suffix.lower()
+    if suffix in UNSUPPORTED_IMAGE_EXTENSIONS:
+        return "unsupported", (
+            f"{relpath} is a {suffix} image, a format Pillow cannot read; convert it to PNG or JPEG."
+        )
+    if suffix in IMAGE_EXTENSIONS:
+        return "unreadable", f"{relpath} has an image file name, but its content is not a readable image."
+    return "not_an_image", f"{relpath} is not an image file."
 
 
 def _relative_posix(full: Path, resolved: Path, root: Path, root_real: Path) -> str:
@@ -525,12 +571,13 @@ def _flag_conditions(rows: list[dict[str, object]], report: ValidationReport) ->
         if row["source"] == "synthetic":
             synthetic[str(row["condition"])][str(row["generator"])] += 1
 
+    first_real_id = {}
+    for row in rows:
+        if row["source"] == "real":
+            first_real_id.setdefault(row["condition"], row["image_id"])
     for condition in sorted(label for label, count in real.items() if count == 1):
         report.single_image_conditions.append(condition)
-        image_id = next(
-            row["image_id"] for row in rows
-            if row["source"] == "real" and row["condition"] == condition
-        )
+        image_id = first_real_id[condition]
         report.entries.append(ReportEntry(
             "", str(image_id), "single_image_condition",
             f"Condition {condition!r} has one real image; it is kept, but classifier folds and "

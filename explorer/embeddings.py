@@ -3,8 +3,8 @@
 Loading resolves a :class:`ModelSpec` to weights in this order: an explicit
 checkpoint file, then the local Hugging Face cache (and open_clip's own URL
 download folder), then a download with progress. Offline with none of them,
-it raises one :class:`~explorer.errors.WeightsNotFoundError` that says how to
-supply a checkpoint. Random weights are built only when the spec asks for them.
+it raises one :class:`~explorer.errors.WeightsNotFoundError` that explains
+how to supply a checkpoint. Random weights are built only when the spec asks for them.
 
 Embedding decodes images in ``torch.utils.data.DataLoader`` workers with
 :func:`explorer.images.decode_image`, runs the image tower in batches and
@@ -93,10 +93,10 @@ class ModelSpec:
 class PreprocessConfig:
     """Image preprocessing a model runs with, recorded with its embeddings.
 
-    ``image_size`` is the model input in pixels as (height, width); ``mean``
-    and ``std`` normalise RGB values in 0..1; ``resize_mode`` is open_clip's
+    ``image_size`` is the model input in pixels as (height, width). ``mean``
+    and ``std`` normalise RGB values in 0..1. ``resize_mode`` is open_clip's
     ``shortest`` (resize then centre crop), ``longest`` (resize then pad) or
-    ``squash``; ``interpolation`` is ``bicubic`` or ``bilinear``.
+    ``squash``. ``interpolation`` is ``bicubic`` or ``bilinear``.
     """
 
     image_size: tuple[int, int]
@@ -413,10 +413,14 @@ def _hf_cached_file(repo_id: str, filenames: Sequence[str]) -> Path | None:
 
 
 def _split_hf_hub(hf_hub: str) -> tuple[str, list[str]]:
-    # open_clip writes hub sources as 'org/repo/' (default file names) or 'org/repo/file.bin'.
-    repo_id, filename = os.path.split(hf_hub.rstrip("/") if hf_hub.endswith("/") else hf_hub)
+    """Return the repository and candidate file names of an open_clip hub source.
+
+    open_clip writes hub sources as ``org/repo/`` (default file names) or
+    ``org/repo/file.bin`` (where a ``.safetensors`` twin is preferred).
+    """
     if hf_hub.endswith("/"):
         return hf_hub.rstrip("/"), list(HF_WEIGHTS_NAMES)
+    repo_id, filename = os.path.split(hf_hub)
     names = [filename]
     if filename.endswith((".bin", ".pth")):
         names.insert(0, filename[:-4] + ".safetensors")
@@ -440,25 +444,25 @@ def _resolve_tag_weights(name: str, tag: str, tag_config: dict[str, Any]) -> Pat
             log.info("weights file chosen: %s (open_clip download folder)", url_cached)
             return url_cached
 
-    what = f"model {name!r} with pretrained tag {tag!r}"
+    described = f"model {name!r} with pretrained tag {tag!r}"
     if hub_offline():
-        raise WeightsNotFoundError(_no_weights_message(what, "HF_HUB_OFFLINE is set"))
+        raise WeightsNotFoundError(_no_weights_message(described, "HF_HUB_OFFLINE is set"))
     import open_clip
 
-    log.warning("downloading weights for %s (progress below)", what)
+    log.warning("downloading weights for %s (progress below)", described)
     try:
         downloaded = open_clip.download_pretrained(tag_config)
     except Exception as error:  # network and hub errors come in many types
-        raise WeightsNotFoundError(_no_weights_message(what, f"download failed: {error}")) from error
+        raise WeightsNotFoundError(_no_weights_message(described, f"download failed: {error}")) from error
     if not downloaded:
-        raise WeightsNotFoundError(_no_weights_message(what, "open_clip has no download source for it"))
+        raise WeightsNotFoundError(_no_weights_message(described, "open_clip has no download source for it"))
     log.info("weights file chosen: %s (downloaded)", downloaded)
     return Path(downloaded)
 
 
-def _no_weights_message(what: str, reason: str) -> str:
+def _no_weights_message(described: str, reason: str) -> str:
     return (
-        f"No weights found for {what}: they are not in the local Hugging Face cache and cannot be "
+        f"No weights found for {described}: they are not in the local Hugging Face cache and cannot be "
         f"downloaded ({reason}). Supply a weights file with --checkpoint PATH or the environment "
         f"variable {ENV_CHECKPOINT}, copy the Hugging Face cache from a connected machine, or run "
         f"with --weights random ({ENV_WEIGHTS}=random) to try the tool with untrained weights."
@@ -477,16 +481,16 @@ def _load_hf_hub(spec: ModelSpec, device: str) -> tuple[torch.nn.Module, ModelIn
     if weights is None and not spec.random_weights:
         weights = _hf_cached_file(repo_id, HF_WEIGHTS_NAMES)
     if config_file is None or (weights is None and not spec.random_weights):
-        what = f"model {spec.name!r}"
+        described = f"model {spec.name!r}"
         if hub_offline():
-            raise WeightsNotFoundError(_no_weights_message(what, "HF_HUB_OFFLINE is set"))
+            raise WeightsNotFoundError(_no_weights_message(described, "HF_HUB_OFFLINE is set"))
         log.warning("downloading %s from the Hugging Face Hub (progress below)", repo_id)
         try:
             config_file = Path(open_clip.pretrained.download_pretrained_from_hf(repo_id, filename=HF_CONFIG_NAME))
             if weights is None and not spec.random_weights:
                 weights = Path(open_clip.pretrained.download_pretrained_from_hf(repo_id))
         except Exception as error:  # network and hub errors come in many types
-            raise WeightsNotFoundError(_no_weights_message(what, f"download failed: {error}")) from error
+            raise WeightsNotFoundError(_no_weights_message(described, f"download failed: {error}")) from error
 
     # Build the architecture from the repository's config, then load the chosen weights.
     try:
@@ -1077,8 +1081,8 @@ class EmbeddingStore:
             return []
         return sorted(self.folder.glob(f"*{FILE_SUFFIX}"))
 
-    def load(self, wanted: set[str] | None = None) -> dict[str, np.ndarray]:
-        """Return stored vectors by image sha256, all of them or only ``wanted``."""
+    def load(self, hashes: set[str] | None = None) -> dict[str, np.ndarray]:
+        """Return stored vectors by image sha256, all of them or only those in ``hashes``."""
         from explorer.cache import NPZ, read_checked
 
         found: dict[str, np.ndarray] = {}
@@ -1094,7 +1098,7 @@ class EmbeddingStore:
                 path.unlink(missing_ok=True)
                 continue
             for sha, row in zip(hashes.tolist(), vectors, strict=True):
-                if wanted is None or sha in wanted:
+                if hashes is None or sha in hashes:
                     found[sha] = row
         return found
 

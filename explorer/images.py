@@ -38,8 +38,8 @@ ImageSource = Union[str, os.PathLike, bytes]
 
 # 150 megapixels: room for a 12,000 x 9,000 camera image (108 Mpx) while a
 # decompression bomb claiming gigapixels is rejected from its header alone.
-# Pillow itself rejects anything above 2 x Image.MAX_IMAGE_PIXELS (about 179 Mpx)
-# whatever this limit says.
+# Pillow 13 itself rejects anything above 2 x Image.MAX_IMAGE_PIXELS (about
+# 179 Mpx), whatever this limit is set to.
 MAX_IMAGE_PIXELS = 150_000_000
 
 # Fixed background for transparent pixels: a light neutral grey, so a cut-out
@@ -100,7 +100,9 @@ def _open_file(source: ImageSource) -> BinaryIO:
         ) from error
 
 
-def open_image(source: ImageSource, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
+def open_image(
+    source: ImageSource, *, max_pixels: int = MAX_IMAGE_PIXELS, name: str | None = None
+) -> Image.Image:
     """Open an image lazily: read its header and check its size, decode no pixels.
 
     Parameters
@@ -109,6 +111,8 @@ def open_image(source: ImageSource, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Im
         Image file path, or the file's bytes.
     max_pixels : int, default MAX_IMAGE_PIXELS
         Largest accepted width x height.
+    name : str, optional
+        File name used in error messages; the path (or byte count) by default.
 
     Returns
     -------
@@ -123,10 +127,10 @@ def open_image(source: ImageSource, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Im
         image format), ``too_large`` or ``unreadable``.
     """
     handle = _open_file(source)
-    name = _describe(source)
+    name = name or _describe(source)
     try:
         with warnings.catch_warnings():
-            # Pillow warns between its own limit and twice that; this module
+            # Pillow warns between its own limit and twice that, but this module
             # applies max_pixels itself below.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(handle)
@@ -209,11 +213,21 @@ def _without_metadata(image: Image.Image) -> Image.Image:
     return clean
 
 
+def _apply_orientation(image: Image.Image, name: str) -> Image.Image:
+    """Rotate or flip a loaded image as its EXIF orientation tag requests."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except _DECODER_ERRORS as error:
+        # A damaged EXIF block must not cost the pixels, which decoded fine.
+        log.warning("Ignoring unreadable EXIF data of %s: %s", name, error)
+        return image
+
+
 def _finish(image: Image.Image, name: str) -> Image.Image:
     """Decode the pixels of an opened image, orient it and convert it to clean RGB."""
     try:
         image.load()
-        oriented = ImageOps.exif_transpose(image)
+        oriented = _apply_orientation(image, name)
         rgb = _to_rgb(oriented)
     except _DECODER_ERRORS as error:
         reason = _reason_for(error)
@@ -279,7 +293,7 @@ def load_thumbnail(
     source : path or bytes
         Image file path or bytes.
     max_side : int
-        Longest side of the result in pixels; smaller images are not enlarged.
+        Maximum width and height of the result in pixels; smaller images are not enlarged.
     max_pixels : int, default MAX_IMAGE_PIXELS
         Largest accepted width x height of the file.
 
@@ -319,6 +333,8 @@ def save_png(image: Image.Image, path: str | os.PathLike) -> Path:
 
 
 def _metadata_free(image: Image.Image) -> Image.Image:
+    if image.mode in ("P", "PA"):
+        image = image.convert("RGBA")
     if image.mode not in ("RGB", "RGBA", "L", "LA", "1", "I;16"):
         image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
     if image.info or getattr(image, "_exif", None) is not None:
@@ -352,20 +368,22 @@ def is_os_junk(relpath: str | os.PathLike) -> bool:
     return name in OS_JUNK_NAMES or name in OS_JUNK_FOLDERS or name.startswith("._")
 
 
-def probe_image(data: bytes, *, name: str, max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[str, tuple[int, int]]:
-    """Check an image file's bytes cheaply, without a full decode.
+def probe_image(
+    source: ImageSource, *, name: str | None = None, max_pixels: int = MAX_IMAGE_PIXELS
+) -> tuple[str, tuple[int, int]]:
+    """Check an image file cheaply, without a full-size decode.
 
     The header is read and the size checked. PNG files are verified chunk by
-    chunk (CRC and completeness), and JPEG files are decoded at 1/8 scale, which
+    chunk (CRC and completeness). JPEG files are decoded at 1/8 scale, which
     reads the whole compressed stream and so detects a truncated file at a
-    fraction of the cost of a full decode. Other formats get the header check
-    only.
+    fraction of the cost of a full decode. Files in other formats, which are
+    rare in face datasets, are decoded fully.
 
     Parameters
     ----------
-    data : bytes
-        Content of the file.
-    name : str
+    source : path or bytes
+        Image file path, or the file's bytes.
+    name : str, optional
         File name used in error messages.
     max_pixels : int, default MAX_IMAGE_PIXELS
         Largest accepted width x height.
@@ -380,17 +398,16 @@ def probe_image(data: bytes, *, name: str, max_pixels: int = MAX_IMAGE_PIXELS) -
     ImageDecodeError
         Same reasons as :func:`decode_image`.
     """
-    try:
-        image = open_image(data, max_pixels=max_pixels)
-    except ImageDecodeError as error:
-        raise ImageDecodeError(str(error).replace(_describe(data), name), reason=error.reason) from error
-
+    name = name or _describe(source)
+    image = open_image(source, max_pixels=max_pixels, name=name)
     image_format, size = image.format or "unknown", image.size
     try:
         if image_format == "PNG":
             image.verify()
         elif image_format == "JPEG":
             image.draft(None, (max(1, size[0] // 8), max(1, size[1] // 8)))
+            image.load()
+        else:
             image.load()
     except _DECODER_ERRORS as error:
         reason = _reason_for(error)

@@ -1,8 +1,8 @@
 """UMAP projection of embeddings to 2-D or 3-D, with guards for tiny and invalid sets.
 
-Two modes: ``all`` fits UMAP on every image; ``real`` fits on the real images
-only and places synthetic ones with ``transform``, so synthetic images cannot
-move the map of the real data. Results are cached by the embedding set's
+There are two modes. ``all`` fits UMAP on every image. ``real`` fits on the
+real images only and places synthetic ones with ``transform``, so synthetic
+images cannot move the map of the real data. Results are cached by the embedding set's
 content hash and the parameters.
 """
 
@@ -204,9 +204,9 @@ def _project(embeddings: EmbeddingSet, params: ProjectionParams, sources: list[s
         fit_mask &= is_real
     n_fit = int(fit_mask.sum())
     if n_fit < MIN_POINTS:
-        what = "usable real images" if params.mode == "real" else "usable images"
+        counted = "usable real images" if params.mode == "real" else "usable images"
         raise ProjectionError(
-            f"UMAP needs at least {MIN_POINTS} {what} to fit, got {n_fit} "
+            f"UMAP needs at least {MIN_POINTS} {counted} to fit, got {n_fit} "
             f"({len(ids)} images, {len(excluded)} left out). Add images"
             + (" or use mode 'all'." if params.mode == "real" else ".")
         )
@@ -264,7 +264,7 @@ def _fit(vectors: np.ndarray, params: ProjectionParams, n_neighbors: int) -> Any
         transform_seed=params.seed,
     )
     with warnings.catch_warnings():
-        # random_state makes UMAP single-threaded and it says so; that is intended here.
+        # random_state makes UMAP single-threaded and it warns about that, which is intended here.
         warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
         warnings.filterwarnings("ignore", message=".*force_all_finite.*", category=FutureWarning)
         reducer.fit(vectors)

@@ -18,6 +18,24 @@ from explorer.settings import (
 )
 
 
+def _navigation_only_pages_manager():
+    """Return a PagesManager class that leaves Streamlit's ``pages/`` folder mode off.
+
+    AppTest resets Streamlit's folder-mode flag before every run, and a folder
+    named ``pages`` next to ``app.py`` would then run a switched-to page
+    without ``app.py`` (no sidebar, no banner). The server clears the flag for
+    good on its first run (``explorer.ui.state.disable_pages_directory_mode``).
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    class NavigationOnlyPagesManager(PagesManager):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            PagesManager.uses_pages_directory = False
+
+    return NavigationOnlyPagesManager
+
+
 @pytest.fixture
 def app_env(
     monkeypatch: pytest.MonkeyPatch, demo_root: Path, tiny_vit_checkpoint: Path, session_cache_dir: Path
@@ -39,4 +57,8 @@ def app_env(
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv(ENV_DATASET_ROOTS, raising=False)
+
+    import streamlit.testing.v1.app_test as app_test_module
+
+    monkeypatch.setattr(app_test_module, "PagesManager", _navigation_only_pages_manager())
     return variables

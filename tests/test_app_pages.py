@@ -185,7 +185,7 @@ def test_galleries_rows_per_generator(app_env, demo_root):
     rows = manifest[manifest["condition"] == condition]
     n_real = int((rows["source"] == "real").sum())
     generators = sorted(rows.loc[rows["source"] == "synthetic", "generator"].unique())
-    row_titles = [m.value.split(" — ")[0] for m in at.markdown if m.value.startswith("**")]
+    row_titles = [m.value.split(" — ")[0] for m in at.main.markdown if m.value.startswith("**")]
     assert row_titles == ["**Real**"] + [f"**Synthetic: {g}**" for g in generators]
     assert len(at.image) >= n_real
     option = at.selectbox(key="gallery_condition").format_func(condition)

@@ -582,3 +582,50 @@ def test_end_to_end_rejects_wrong_class_names(tiny_loaded_model):
 
     with pytest.raises(ClassifierError, match="3 class names for a head with 2 outputs"):
         EndToEndClassifier(tiny_loaded_model, head, ["a", "b", "c"])
+
+
+# --------------------------------------------------------------------------
+# Demo ground truth in place of embeddings
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("settings", HEADS, ids=lambda settings: settings.kind)
+def test_drifted_generator_scores_lower_on_demo_truth(demo_root, settings):
+    from explorer.demo import load_truth
+
+    manifest = pd.read_csv(demo_root / "manifest.csv", keep_default_na=False)
+    # Phenotype features and identity: a drifted face keeps the direction of its
+    # features but not their weight against identity.
+    truth = load_truth(demo_root)
+    vectors = truth.loc[manifest["image_id"]].to_numpy(dtype=float)
+    flawed = manifest[manifest["generator"] == "flawed"]
+    behaviour = flawed.groupby("condition")["demo_behaviour"].first()
+
+    result = run_benchmark(
+        manifest, vectors, GroupedKFoldProtocol(), parse_variant("synthetic:flawed"), settings
+    )
+    table = result.per_condition()
+    table = table[table["n_test_images"] > 0].assign(behaviour=lambda frame: frame["condition"].map(behaviour))
+    drift_top1 = table.loc[table["behaviour"] == "drift", "top1"]
+    keep_top1 = table.loc[table["behaviour"] == "keep", "top1"]
+
+    assert len(drift_top1) >= 2
+    assert len(keep_top1) >= 2
+    assert drift_top1.mean() < keep_top1.mean()
+
+
+def test_faithful_generator_beats_drifted_one_on_demo_truth(demo_root):
+    from explorer.demo import load_truth
+
+    manifest = pd.read_csv(demo_root / "manifest.csv", keep_default_na=False)
+    vectors = load_truth(demo_root).loc[manifest["image_id"]].to_numpy(dtype=float)
+    drifted = set(manifest.loc[manifest["demo_behaviour"] == "drift", "condition"])
+    protocol = GroupedKFoldProtocol()
+
+    faithful = run_benchmark(manifest, vectors, protocol, parse_variant("synthetic:faithful"))
+    flawed = run_benchmark(manifest, vectors, protocol, parse_variant("synthetic:flawed"))
+    gains = condition_gains(faithful, flawed).set_index("condition")
+
+    assert len(drifted) >= 2
+    assert (gains.loc[sorted(drifted), "gain"] <= 0).all()
+    assert gains.loc[sorted(drifted), "gain"].sum() < 0

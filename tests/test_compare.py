@@ -249,3 +249,140 @@ def test_notes_state_bandwidth_and_cmmd():
     assert f"{report.bandwidth:.4g}" in text
     assert "median heuristic" in text
     assert "not comparable to published CMMD" in text
+
+
+# ---------------------------------------------------------------------------
+# The demo dataset as oracle: its ground-truth feature vectors stand in for
+# CLIP embeddings, and the manifest records which generator misbehaves where.
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_report(demo_root):
+    from explorer.dataset import load_dataset
+    from explorer.demo import load_truth
+
+    manifest = load_dataset(demo_root).manifest
+    truth = load_truth(demo_root)
+    vectors = truth.loc[manifest["image_id"]].to_numpy()
+    report = compare_embeddings(manifest, vectors, FAST)
+    behaviour = manifest[manifest["source"] == "synthetic"].groupby(["condition", "generator"])["demo_behaviour"].first()
+    return report, behaviour
+
+
+def _cells(report, metric):
+    rows = report.metric(metric)
+    return rows[rows.index.get_level_values("condition") != OVERALL]
+
+
+def _cells_with(behaviour, kind):
+    return set(behaviour[behaviour == kind].index)
+
+
+def test_demo_copy_conditions_flagged_by_memorisation(demo_report):
+    report, behaviour = demo_report
+    copies = _cells_with(behaviour, "copy")
+    flagged = report.memorisation[report.memorisation["flagged"]]
+    share = _cells(report, r.MEMORISED_SHARE)["value"]
+
+    assert report.threshold.is_calibrated
+    assert copies <= set(zip(flagged["condition"], flagged["generator"]))
+    for cell in copies:
+        assert share[cell] == 1.0, cell
+    keep = [cell for cell in share.index if behaviour[cell] == "keep"]
+    assert share[keep].max() < 1.0
+
+
+def test_demo_copy_pairs_match_own_condition(demo_report):
+    report, behaviour = demo_report
+    copies = _cells_with(behaviour, "copy")
+    rows = report.memorisation[[cell in copies for cell in zip(report.memorisation["condition"], report.memorisation["generator"])]]
+
+    assert (rows["nearest_real_condition"] == rows["condition"]).all()
+    assert rows["similarity"].min() > report.threshold.value
+
+
+def test_demo_collapse_conditions_lowest_spread(demo_report):
+    report, behaviour = demo_report
+    spread = _cells(report, r.SPREAD_RATIO)["value"].dropna().sort_values()
+    collapsing = _cells_with(behaviour, "collapse")
+
+    lowest = set(spread.index[: len(collapsing)])
+
+    assert lowest == collapsing
+    assert spread[list(collapsing)].max() < 0.1
+
+
+def test_demo_drift_conditions_largest_centroid_shift(demo_report):
+    report, behaviour = demo_report
+    shift = _cells(report, r.CENTROID_SHIFT)["value"].sort_values(ascending=False)
+    relative = _cells(report, r.RELATIVE_SHIFT)["value"].sort_values(ascending=False)
+    drifting = _cells_with(behaviour, "drift")
+
+    assert set(shift.index[: len(drifting)]) == drifting
+    assert set(relative.index[: len(drifting)]) == drifting
+
+
+def test_demo_drift_conditions_lowest_agreement(demo_report):
+    report, behaviour = demo_report
+    probability = _cells(report, r.INTENDED_PROBABILITY)["value"].sort_values()
+    top1 = _cells(report, r.TOP1_AGREEMENT)["value"]
+    drifting = _cells_with(behaviour, "drift")
+
+    assert set(probability.index[: len(drifting)]) == drifting
+    assert top1[list(drifting)].min() == top1.min()
+
+
+def test_demo_drift_conditions_separable(demo_report):
+    report, behaviour = demo_report
+    auc = _cells(report, r.TWO_SAMPLE_AUC)
+    drifting = _cells_with(behaviour, "drift")
+    kept = [cell for cell in auc.index if behaviour[cell] == "keep" and auc.loc[cell, "status"] != "not computable"]
+
+    assert auc.loc[list(drifting), "value"].min() > 0.9
+    assert auc.loc[kept, "value"].max() < 0.5
+
+
+def test_demo_small_conditions_not_computable(demo_report):
+    report, _ = demo_report
+    table = _cells(report, r.SPREAD_RATIO)
+    single = table[table["n_real"] == 1]
+
+    assert len(single) > 0
+    assert (single["status"] == "not computable").all()
+    assert single["value"].isna().all()
+    for _, row in single.iterrows():
+        assert format_metric_row(row) == "not computable (n=1 real, needs ≥2)"
+    prdc_rows = _cells(report, r.PRECISION)
+    small = prdc_rows[prdc_rows["n_real"] <= FAST.nearest_k]
+    assert (small["status"] == "not computable").all()
+
+
+def test_demo_findings_name_each_defect(demo_report):
+    from explorer.compare.tables import defect_findings
+
+    report, behaviour = demo_report
+
+    findings = defect_findings(report.metrics).set_index("defect")
+
+    assert behaviour[(findings.loc["drift", "condition"], findings.loc["drift", "generator"])] == "drift"
+    assert behaviour[(findings.loc["lost phenotype", "condition"], findings.loc["lost phenotype", "generator"])] == "drift"
+    assert behaviour[(findings.loc["copy", "condition"], findings.loc["copy", "generator"])] == "copy"
+    assert behaviour[(findings.loc["collapse", "condition"], findings.loc["collapse", "generator"])] == "collapse"
+
+
+def test_demo_wide_table_marks_concern(demo_report):
+    from explorer.compare.tables import styled_table, text_column, wide_table
+
+    report, behaviour = demo_report
+
+    result = wide_table(report.metrics)
+    table, concern = result.frame, result.concern
+    html = styled_table(result).to_html()
+
+    spread_label = r.METRIC_LABELS[r.SPREAD_RATIO]
+    collapse_rows = [i for i, row in table.iterrows() if behaviour.get((row["condition"], row["generator"])) == "collapse"]
+    assert (concern.loc[collapse_rows, spread_label] == 2).all()
+    assert "not computable (n=1 real, needs ≥2)" in set(table[text_column(r.SPREAD_RATIO)])
+    assert "#f8d7da" in html
+    assert table["condition"].iloc[-1] == OVERALL

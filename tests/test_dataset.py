@@ -1,7 +1,7 @@
 """Tests for dataset layouts, importers and the validation report.
 
-Every fixture tree is built inside the test from tiny generated images; each
-image gets its own colour so that no two files share bytes by accident.
+Every fixture tree is built inside the test from tiny generated images. Each
+image gets its own noise pattern, so no two files share bytes by accident.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import math
 import os
 import struct
 import time
+import unicodedata
 import zlib
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from explorer.dataset import (
     LAYOUTS,
     MANIFEST_COLUMNS,
     OPTIONAL_COLUMNS,
+    REASONS,
     Dataset,
     detect_layout,
     load_dataset,
@@ -171,6 +173,7 @@ def test_manifest_report_details(tmp_path):
     copy_message = frame.loc[frame["reason"] == "duplicate_content", "message"].item()
     assert "same bytes as image 'a'" in copy_message
     assert report.n_usable == 5
+    assert set(frame["reason"]) <= set(REASONS)
 
 
 def test_manifest_landmarks_sidecar(tmp_path):
@@ -225,6 +228,46 @@ def test_manifest_unicode_and_spaces_in_names(tmp_path):
     assert dataset.manifest["path"].tolist() == [f"Kabuki syndrome/{name}"]
     assert dataset.image_path("顔-1") == tmp_path / "Kabuki syndrome" / name
     assert dataset.report.errors == []
+
+
+def test_manifest_row_checks(tmp_path):
+    write_image(tmp_path / "img" / "a.png")
+    write_image(tmp_path / "img" / "b.png")
+    write_image(tmp_path / "img" / "c.png")
+    (tmp_path / "img" / "phone.heic").write_bytes(b"\0\0\0\x18ftypheic")
+    write_table(tmp_path / "manifest.csv", [
+        ["image_id", "path", "condition", "source", "generator"],
+        ["a", "img\\a.png", "A", "real", ""],
+        ["", "img/b.png", "A", "real", ""],
+        ["c", "img/c.png", "A", "synthetic", ""],
+        ["phone", "img/phone.heic", "A", "real", ""],
+        ["nopath", "", "A", "real", ""],
+    ])
+
+    dataset = load_dataset(tmp_path)
+
+    assert dataset.manifest["path"].tolist() == ["img/a.png", "img/c.png"]
+    assert dataset.manifest["generator"].tolist() == ["", "unknown"]
+    assert reasons(dataset) == {
+        ("img/b.png", "missing_id"),
+        ("img/phone.heic", "unsupported"),
+        ("nopath", "missing_file"),
+    }
+    assert ("img/c.png", "missing_generator") in reasons(dataset, "warning")
+
+
+def test_manifest_matches_decomposed_unicode_names(tmp_path):
+    composed = "Ré.png"
+    write_image(tmp_path / unicodedata.normalize("NFD", composed))
+    write_table(tmp_path / "manifest.csv", [
+        ["image_id", "path", "condition"],
+        ["r", unicodedata.normalize("NFC", composed), "A"],
+    ])
+
+    dataset = load_dataset(tmp_path)
+
+    assert dataset.manifest["image_id"].tolist() == ["r"]
+    assert dataset.image_path("r").exists()
 
 
 def test_manifest_marks_too_large_images(tmp_path):
@@ -329,7 +372,7 @@ def test_folder_of_broken_images_has_empty_manifest(tmp_path):
 
     assert dataset.manifest.empty
     assert list(dataset.manifest.columns[:7]) == list(MANIFEST_COLUMNS)
-    assert reasons(dataset) == {("real/A/x.png", "unsupported")}
+    assert reasons(dataset) == {("real/A/x.png", "unreadable")}
 
 
 def png_bytes_for_index(index: int) -> bytes:
@@ -439,7 +482,7 @@ def test_rdface_face_info_parsing(tmp_path):
         if entry.reason == "bad_landmarks"
     }
     assert sorted(bad_cells) == ["KS.2.jpg", "WS.1.png"]
-    assert "column left_eye of image KS.2.jpg holds 'left?'" in bad_cells["KS.2.jpg"]
+    assert "column left_eye of image KS.2.jpg contains 'left?'" in bad_cells["KS.2.jpg"]
     assert "column facial_area of image WS.1.png" in bad_cells["WS.1.png"]
 
 
@@ -478,6 +521,9 @@ def build_generator_trees(root: Path) -> None:
     write_image(root / "fastgan" / "KS" / "KS_1.png")
     (root / "fastgan" / "KS" / "notes.txt").write_text("run settings")
     write_image(root / "fastgan" / "loose.png")
+    write_image(root / "stylegan" / "misc" / "image.png")
+    (root / "readme.txt").write_text("generator runs")
+    (root / ".DS_Store").write_bytes(b"\0")
 
 
 def test_rdface_synthetic_rows_and_scores(tmp_path):
@@ -503,7 +549,10 @@ def test_rdface_synthetic_rows_and_scores(tmp_path):
     assert reasons(dataset) == {
         ("fastgan/KS/notes.txt", "not_an_image"),
         ("fastgan/loose.png", "unexpected_location"),
+        ("stylegan/misc/image.png", "unexpected_location"),
+        ("readme.txt", "unexpected_location"),
     }
+    assert dataset.report.junk_skipped == 1
     assert reasons(dataset, "warning") == {
         ("dreambooth", "score_without_image"),
         ("", "synthetic_without_real"),
@@ -531,6 +580,7 @@ def test_rdface_combined_rows_and_report(tmp_path):
     write_image(tmp_path / "synthetic" / "dreambooth" / "KS" / "KS_1.png")
     write_image(tmp_path / "synthetic" / "dreambooth" / "XX" / "XX_1.png")
     write_image(tmp_path / "stylegan" / "ws" / "ws_1.png")
+    write_image(tmp_path / "synthetic" / "loose.png")
 
     dataset = load_dataset(tmp_path)
 
@@ -550,6 +600,7 @@ def test_rdface_combined_rows_and_report(tmp_path):
         ("rd_images/NS/NS.1.jpg", "truncated"),
         ("rd_images/KS/extra.png", "unlisted_file"),
         ("synthetic/dreambooth/XX/XX_1.png", "unknown_condition"),
+        ("synthetic/loose.png", "unexpected_location"),
     }
     assert dataset.report.synthetic_only_conditions == []
 
@@ -649,6 +700,14 @@ def test_undetectable_layout_lists_valid_names(tmp_path):
 
 
 def test_empty_folder_raises(tmp_path):
+    with pytest.raises(DatasetError, match="is empty"):
+        load_dataset(tmp_path)
+
+
+def test_folder_of_os_junk_counts_as_empty(tmp_path):
+    (tmp_path / ".DS_Store").write_bytes(b"\0")
+    (tmp_path / "__MACOSX").mkdir()
+
     with pytest.raises(DatasetError, match="is empty"):
         load_dataset(tmp_path)
 

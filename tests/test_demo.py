@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ import pytest
 from explorer.demo import (
     DEMO_CONDITIONS,
     DEMO_FEATURES,
+    DEMO_VERSION,
     FEATURE_LANDMARKS,
     DemoOutputError,
     DemoParameterError,
@@ -64,7 +67,7 @@ def manifest(demo_root: Path) -> pd.DataFrame:
 
 
 def _groups(manifest: pd.DataFrame, truth: pd.DataFrame):
-    """Yield (generator, code, behaviour, real vectors, synthetic vectors) per condition and generator."""
+    """Yield (generator, code, behaviour, real vectors, synthetic vectors) per condition."""
     for code, rows in manifest.groupby("condition_code"):
         real = truth.loc[rows.index[rows["source"] == "real"]].to_numpy()
         synthetic = rows[rows["source"] == "synthetic"]
@@ -87,7 +90,9 @@ def test_render_twice_gives_identical_files(subset_render: Path, tmp_path: Path)
 
 
 def test_subset_render_matches_default_demo(subset_render: Path, demo_root: Path):
-    subset = _file_hashes(subset_render, "real/**/*.png") | _file_hashes(subset_render, "synthetic/**/*.png")
+    subset = _file_hashes(subset_render, "real/**/*.png") | _file_hashes(
+        subset_render, "synthetic/**/*.png"
+    )
     default = _file_hashes(demo_root)
 
     assert subset
@@ -118,20 +123,38 @@ def test_png_files_hold_no_metadata(demo_root: Path, manifest: pd.DataFrame):
 
 
 def test_manifest_has_manifest_and_demo_columns(manifest: pd.DataFrame, demo_root: Path):
-    expected = {"path", "condition", "condition_code", "source", "generator", "subject_id", "hpo_terms",
-                "license", "demo_behaviour", "demo_generator_role"}
+    expected = {
+        "path",
+        "condition",
+        "condition_code",
+        "source",
+        "generator",
+        "subject_id",
+        "hpo_terms",
+        "license",
+        "demo_behaviour",
+        "demo_generator_role",
+    }
 
     assert expected <= set(manifest.columns)
     assert manifest.index.is_unique
     assert set(manifest["license"]) == {"CC0 synthetic demo"}
-    assert (demo_root / "README.txt").read_text(encoding="utf-8").startswith("RDFace Explorer procedural demo")
+    assert (
+        (demo_root / "README.txt")
+        .read_text(encoding="utf-8")
+        .startswith("RDFace Explorer procedural demo")
+    )
     for relative in manifest["path"]:
         assert (demo_root / relative).is_file(), relative
 
 
 def test_demo_has_at_least_twelve_conditions(manifest: pd.DataFrame):
     assert manifest["condition"].nunique() >= 12
-    assert manifest["condition"].nunique() == manifest["condition_code"].nunique() == len(DEMO_CONDITIONS)
+    assert (
+        manifest["condition"].nunique()
+        == manifest["condition_code"].nunique()
+        == len(DEMO_CONDITIONS)
+    )
 
 
 def test_real_counts_per_condition_like_rdface(manifest: pd.DataFrame):
@@ -219,8 +242,10 @@ def test_landmarks_inside_image_and_anatomically_ordered(demo_root: Path, manife
         points = group.sort_values("point")[["x", "y"]].to_numpy()
         height, width = next(iter(load_annotation(demo_root, image_id).masks.values())).shape
         assert points.shape == (68, 2), image_id
-        assert (points[:, 0] >= 0).all() and (points[:, 0] <= width - 1).all(), image_id
-        assert (points[:, 1] >= 0).all() and (points[:, 1] <= height - 1).all(), image_id
+        assert points[:, 0].min() >= 0, image_id
+        assert points[:, 0].max() <= width - 1, image_id
+        assert points[:, 1].min() >= 0, image_id
+        assert points[:, 1].max() <= height - 1, image_id
 
         eyes_y = points[36:48, 1].mean()
         nose_y = points[31:36, 1].mean()
@@ -244,7 +269,9 @@ def test_annotation_landmarks_match_landmark_table(demo_root: Path):
 # Region masks
 
 
-def test_masks_cover_feature_landmarks(demo_root: Path, manifest: pd.DataFrame, truth: pd.DataFrame):
+def test_masks_cover_feature_landmarks(
+    demo_root: Path, manifest: pd.DataFrame, truth: pd.DataFrame
+):
     for image_id in manifest.index:
         landmarks, masks = load_annotation(demo_root, image_id)
         drawn = {hpo for hpo in DEMO_FEATURES if truth.at[image_id, hpo] > 0}
@@ -276,8 +303,12 @@ def test_load_annotation_rejects_unknown_image(demo_root: Path):
 
 
 def test_images_of_one_condition_differ(demo_root: Path, manifest: pd.DataFrame):
-    faithful = manifest[(manifest["generator"] == "faithful") & (manifest["condition_code"] == "DSC")]
-    pixels = [np.asarray(decode_image(demo_root / relative), dtype=float) for relative in faithful["path"]]
+    faithful = manifest[
+        (manifest["generator"] == "faithful") & (manifest["condition_code"] == "DSC")
+    ]
+    pixels = [
+        np.asarray(decode_image(demo_root / relative), dtype=float) for relative in faithful["path"]
+    ]
 
     for i in range(len(pixels)):
         for j in range(i + 1, len(pixels)):
@@ -290,7 +321,10 @@ def test_copied_images_are_near_duplicates_of_real_ones(demo_root: Path, manifes
     real = manifest[(manifest["source"] == "real") & (manifest["condition_code"] == code)]
     copy_path = copies[copies["condition_code"] == code]["path"].iloc[0]
     copied = np.asarray(decode_image(demo_root / copy_path).resize((128, 128)), dtype=float)
-    real_pixels = [np.asarray(decode_image(demo_root / p).resize((128, 128)), dtype=float) for p in real["path"]]
+    real_pixels = [
+        np.asarray(decode_image(demo_root / p).resize((128, 128)), dtype=float)
+        for p in real["path"]
+    ]
 
     differences = sorted(np.abs(copied - pixels).mean() for pixels in real_pixels)
 
@@ -328,7 +362,7 @@ def test_truth_subject_images_share_vectors(truth: pd.DataFrame, manifest: pd.Da
         assert np.allclose(vectors, vectors[0]), subject
 
 
-def test_truth_copies_are_near_identical_to_a_real_vector(truth: pd.DataFrame, manifest: pd.DataFrame):
+def test_truth_copies_match_real_vectors(truth: pd.DataFrame, manifest: pd.DataFrame):
     for generator, code, behaviour, real, synthetic in _groups(manifest, truth):
         nearest = np.linalg.norm(synthetic[:, None, :] - real[None, :, :], axis=2).min(axis=1)
         if behaviour == "copy":
@@ -352,7 +386,9 @@ def test_truth_collapse_has_lowest_synthetic_spread(truth: pd.DataFrame, manifes
 def test_truth_drift_has_largest_centroid_shift(truth: pd.DataFrame, manifest: pd.DataFrame):
     shifts = {}
     for generator, code, behaviour, real, synthetic in _groups(manifest, truth):
-        shifts[(generator, code, behaviour)] = np.linalg.norm(synthetic.mean(axis=0) - real.mean(axis=0))
+        shifts[(generator, code, behaviour)] = np.linalg.norm(
+            synthetic.mean(axis=0) - real.mean(axis=0)
+        )
 
     drift = [value for key, value in shifts.items() if key[2] == "drift"]
     others = [value for key, value in shifts.items() if key[2] != "drift"]
@@ -363,13 +399,35 @@ def test_truth_drift_has_largest_centroid_shift(truth: pd.DataFrame, manifest: p
 def test_truth_conditions_separable_by_features(truth: pd.DataFrame, manifest: pd.DataFrame):
     real = manifest[manifest["source"] == "real"]
     features = truth.loc[real.index, list(DEMO_FEATURES)].to_numpy()
-    centroids = {code: features[(real["condition_code"] == code).to_numpy()].mean(axis=0) for code in real["condition_code"].unique()}
+    centroids = {
+        code: features[(real["condition_code"] == code).to_numpy()].mean(axis=0)
+        for code in real["condition_code"].unique()
+    }
     codes = list(centroids)
     nearest = [
-        codes[int(np.argmin([np.linalg.norm(vector - centroids[c]) for c in codes]))] for vector in features
+        codes[int(np.argmin([np.linalg.norm(vector - centroids[c]) for c in codes]))]
+        for vector in features
     ]
 
     assert (np.array(nearest) == real["condition_code"].to_numpy()).mean() > 0.9
+
+
+def test_load_dataset_imports_demo_cleanly(demo_root: Path, manifest: pd.DataFrame):
+    from explorer.dataset import load_dataset
+
+    dataset = load_dataset(demo_root)
+    report = dataset.report.to_frame()
+
+    assert dataset.layout == "manifest"
+    assert len(dataset.manifest) == len(manifest)
+    assert set(report["reason"]) == {"single_image_condition"}
+    assert sorted(report["image_id"]) == ["real-DSE-01", "real-DSJ-01"]
+    assert sorted(dataset.report.single_image_conditions) == ["Demo syndrome E", "Demo syndrome J"]
+    assert dataset.report.junk_skipped == 0
+    assert dataset.landmark_scheme == "ibug68"
+    assert len(dataset.landmarks) == len(manifest)
+    assert dataset.landmarks["real-DSA-01"].shape == (68, 2)
+    assert set(dataset.manifest["demo_behaviour"]) == {"", "keep", "drift", "copy", "collapse"}
 
 
 # Rendering options, cache and command line
@@ -378,7 +436,11 @@ def test_truth_conditions_separable_by_features(truth: pd.DataFrame, manifest: p
 def test_large_mode_adds_small_annotated_free_images(tmp_path: Path):
     calls = []
     root = render_demo(
-        tmp_path / "large", seed=0, conditions=("DSE",), large_synthetic=30, large_size=32,
+        tmp_path / "large",
+        seed=0,
+        conditions=("DSE",),
+        large_synthetic=30,
+        large_size=32,
         progress=lambda done, total: calls.append((done, total)),
     )
     manifest = _manifest(root)
@@ -395,8 +457,12 @@ def test_large_mode_adds_small_annotated_free_images(tmp_path: Path):
 
 
 def test_large_mode_same_files_with_two_workers(tmp_path: Path):
-    one = render_demo(tmp_path / "one", seed=3, conditions=("DSE",), large_synthetic=12, large_size=24, workers=1)
-    two = render_demo(tmp_path / "two", seed=3, conditions=("DSE",), large_synthetic=12, large_size=24, workers=2)
+    one = render_demo(
+        tmp_path / "one", seed=3, conditions=("DSE",), large_synthetic=12, large_size=24, workers=1
+    )
+    two = render_demo(
+        tmp_path / "two", seed=3, conditions=("DSE",), large_synthetic=12, large_size=24, workers=2
+    )
 
     assert _file_hashes(one) == _file_hashes(two)
 
@@ -442,31 +508,59 @@ def test_ensure_demo_reuses_rendered_folder(demo_root: Path, monkeypatch: pytest
     monkeypatch.setattr("explorer.demo.render_demo", fail)
 
     assert ensure_demo(seed=0) == demo_root
-    assert demo_root.name == f"seed-0-v{__import__('explorer.demo').demo.DEMO_VERSION}"
+    assert demo_root.name == f"seed-0-v{DEMO_VERSION}"
 
 
-def test_ensure_demo_renders_into_given_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    calls = []
-
-    def fake_render(out, seed, **kwargs):
+def _fake_render(calls: list[int]):
+    def render(out, seed, **kwargs):
+        time.sleep(0.2)
         calls.append(seed)
         Path(out).mkdir(parents=True)
         (Path(out) / "manifest.csv").write_text("image_id\n", encoding="utf-8")
         return Path(out)
 
-    monkeypatch.setattr("explorer.demo.render_demo", fake_render)
+    return render
+
+
+def test_ensure_demo_renders_into_given_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    calls: list[int] = []
+    leftover = tmp_path / "demo" / f".seed-7-v{DEMO_VERSION}.abc.tmp"
+    leftover.mkdir(parents=True)
+    monkeypatch.setattr("explorer.demo.render_demo", _fake_render(calls))
+
     first = ensure_demo(seed=7, cache=tmp_path)
     second = ensure_demo(seed=7, cache=tmp_path)
 
     assert first == second
     assert first.parent == tmp_path / "demo"
     assert calls == [7]
+    assert not leftover.exists()
+
+
+def test_ensure_demo_renders_once_for_concurrent_callers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    calls: list[int] = []
+    monkeypatch.setattr("explorer.demo.render_demo", _fake_render(calls))
+
+    with ThreadPoolExecutor(max_workers=3) as executor:
+        roots = list(executor.map(lambda _: ensure_demo(seed=4, cache=tmp_path), range(3)))
+
+    assert len(set(roots)) == 1
+    assert calls == [4]
+
+
+def test_ensure_demo_rejects_negative_seed(tmp_path: Path):
+    with pytest.raises(DemoParameterError, match="Invalid demo seed -2"):
+        ensure_demo(seed=-2, cache=tmp_path)
 
 
 def test_demo_command_prints_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     from explorer.__main__ import main
 
-    status = main(["demo", "--out", str(tmp_path / "cli"), "--seed", "2", "--conditions", "DSE", "DSJ"])
+    status = main(
+        ["demo", "--out", str(tmp_path / "cli"), "--seed", "2", "--conditions", "DSE", "DSJ"]
+    )
     output = capsys.readouterr().out
 
     assert status == 0
@@ -482,3 +576,14 @@ def test_demo_command_needs_out_for_large_mode(capsys: pytest.CaptureFixture[str
 
     assert status == 2
     assert "add --out DIR" in capsys.readouterr().err
+
+
+def test_demo_command_reuses_cached_demo(demo_root: Path, capsys: pytest.CaptureFixture[str]):
+    from explorer.__main__ import main
+
+    status = main(["demo"])
+    output = capsys.readouterr().out
+
+    assert status == 0
+    assert f"Demo dataset in {demo_root}" in output
+    assert f"{len(DEMO_CONDITIONS)} conditions, " in output

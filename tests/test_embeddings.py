@@ -308,11 +308,11 @@ def test_embed_resumes_after_interruption(tiny_model, image_paths, tmp_path, mon
 
     with pytest.raises(StopAtBatch):
         embed_images(image_paths, tiny_model, cache=cache, batch_size=4, progress=stop_after_second_batch)
-    kept = EmbeddingStore(cache, tiny_model.info).load()
+    stored = EmbeddingStore(cache, tiny_model.info).load()
     counter = CountingEncoder(tiny_model, monkeypatch)
     result = embed_images(image_paths, tiny_model, cache=cache, batch_size=4)
 
-    assert len(kept) == 8
+    assert len(stored) == 8
     assert counter.calls == 1
     np.testing.assert_array_equal(result.vectors, expected.vectors)
 

@@ -121,8 +121,21 @@ def test_decode_applies_exif_orientation_6():
     assert result.size == (30, 60)
     top_right = result.getpixel((26, 3))
     top_left = result.getpixel((3, 3))
-    assert top_right[0] > 200 and top_right[2] < 60
-    assert top_left[2] > 200 and top_left[0] < 60
+    assert top_right[0] > 200
+    assert top_right[2] < 60
+    assert top_left[2] > 200
+    assert top_left[0] < 60
+
+
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data")
+def test_decode_ignores_damaged_exif():
+    image = Image.new("RGB", (8, 6), RED)
+    data = encode(image, "JPEG", exif=b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\xff\xff")
+
+    result = decode_image(data)
+
+    assert result.size == (8, 6)
+    assert result.getpixel((4, 3))[0] > 240
 
 
 def test_decode_result_has_no_metadata():
@@ -213,7 +226,7 @@ def test_decode_png_name_holding_jpeg_bytes(tmp_path):
 # --- damaged and hostile files ----------------------------------------------------------------
 
 
-def test_batch_reports_truncated_and_too_large_and_loads_others(tmp_path):
+def test_batch_reports_bad_files_loads_rest(tmp_path):
     good_names = ["good_a.jpg", "good_b.png"]
     noise_image((64, 64), seed=1).save(tmp_path / "good_a.jpg", quality=95)
     noise_image((64, 64), seed=2).save(tmp_path / "good_b.png")

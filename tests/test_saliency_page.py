@@ -49,7 +49,7 @@ def test_saliency_page_starts_from_map_focus(app_env, demo_root: Path) -> None:
 
     assert_clean(at)
     assert widget(at, "selectbox", "Image").value == focus
-    assert at.get("imgs"), "no image on the page"
+    assert at.get("image"), "no image on the page"
 
 
 def test_saliency_page_shows_trust_numbers(app_env, demo_root: Path) -> None:
@@ -101,7 +101,6 @@ def test_mean_saliency_of_condition(app_env, demo_root: Path) -> None:
     at.run()
 
     assert_clean(at)
-    captions = [image.caption for element in at.get("imgs") for image in getattr(element, "images", [])]
-    assert any("mean of" in str(caption) for caption in captions) or any(
-        "mean of" in str(element.proto) for element in at.get("imgs")
-    )
+    images = [str(element.proto) for element in at.get("image")]
+    assert any("real: mean of" in proto for proto in images)
+    assert any("synthetic: mean of" in proto for proto in images)

@@ -44,7 +44,7 @@ def test_validate_prints_counts_and_entries(tmp_path, capsys):
     assert "  synthetic (fastgan): 1" in output
     assert "Kabuki syndrome" in output
     assert "OS junk files skipped: 1" in output
-    assert "[error] unsupported: real/Noonan/broken.png:" in output
+    assert "[error] unreadable: real/Noonan/broken.png:" in output
     assert "[warning] single_image_condition: real/Noonan/n1.png:" in output
 
 

@@ -14,7 +14,7 @@ from explorer.commands.common import (
 
 HELP = "import a dataset, embed its images and compute its UMAP maps, all cached for the app"
 
-# Failed images listed in the summary before it says how many more there are.
+# Failed images listed by id in the summary; the rest are counted.
 MAX_LISTED_FAILURES = 10
 
 

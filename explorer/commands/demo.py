@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from explorer.commands.common import add_cache_argument
+
 HELP = "render the procedural demo dataset (stylised faces, no photos)"
 
 
@@ -17,7 +19,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="output folder; it must be new, empty or an earlier demo render "
         "(default: the demo folder in the cache, rendered only once)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0); the same seed gives identical files")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="random seed (default 0); the same seed gives identical files",
+    )
     parser.add_argument(
         "--large-synthetic",
         type=int,
@@ -26,7 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="add N extra synthetic images for scale tests (default 0); needs --out",
     )
     parser.add_argument(
-        "--large-size", type=int, default=64, metavar="PX", help="side of the extra images in pixels (default 64)"
+        "--large-size",
+        type=int,
+        default=64,
+        metavar="PX",
+        help="side of the extra images in pixels (default 64)",
     )
     parser.add_argument(
         "--conditions",
@@ -35,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="CODE",
         help="render only these condition codes (for example DSA DSB); needs --out",
     )
+    add_cache_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
             bar.update(done - bar.n)
 
         if args.out is None:
-            out = ensure_demo(args.seed, progress=progress)
+            out = ensure_demo(args.seed, args.cache_dir, progress=progress)
         else:
             out = render_demo(
                 args.out,
@@ -73,8 +85,12 @@ def run(args: argparse.Namespace) -> int:
 
     manifest = pd.read_csv(out / MANIFEST_FILE, dtype=str, keep_default_na=False)
     n_real = int((manifest["source"] == "real").sum())
-    generators = manifest.loc[manifest["source"] == "synthetic", "generator"].value_counts().sort_index()
-    print(f"{manifest['condition'].nunique()} conditions, {n_real} real images, {len(manifest) - n_real} synthetic images")
+    generators = (
+        manifest.loc[manifest["source"] == "synthetic", "generator"].value_counts().sort_index()
+    )
+    n_conditions = manifest["condition"].nunique()
+    n_synthetic = len(manifest) - n_real
+    print(f"{n_conditions} conditions, {n_real} real images, {n_synthetic} synthetic images")
     for generator, count in generators.items():
         print(f"  {generator}: {count} images")
     print(f"Explore it with: python -m explorer validate {out}")

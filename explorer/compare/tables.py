@@ -97,20 +97,25 @@ def text_column(metric: str) -> str:
     return f"{r.METRIC_LABELS[metric]} [95% CI]"
 
 
+@dataclass
+class MetricTable:
+    """The condition x generator table and the concern level of its numeric cells.
+
+    ``frame`` has the columns ``condition``, ``generator``, ``n_real``,
+    ``n_synthetic``, then for each metric its label (float, NaN where not
+    computable) and its text column (value with interval, or the reason).
+    ``concern`` has one integer column per metric label, rows aligned with
+    ``frame``.
+    """
+
+    frame: pd.DataFrame
+    concern: pd.DataFrame
+
+
 def wide_table(
     metrics: pd.DataFrame, columns: tuple[str, ...] = TABLE_METRICS, *, include_overall: bool = True
-) -> pd.DataFrame:
-    """Pivot the long metric table into one row per condition and generator.
-
-    Returns
-    -------
-    DataFrame
-        Columns ``condition``, ``generator``, ``n_real``, ``n_synthetic``,
-        then for each metric its label (float, NaN where not computable) and
-        its text column (value with interval, or the reason). The concern
-        level of each numeric column is in ``frame.attrs["concern"]``
-        (a DataFrame of the same shape as the numeric columns).
-    """
+) -> MetricTable:
+    """Pivot the long metric table into one row per condition and generator."""
     rows = metrics if include_overall else metrics[metrics["condition"] != r.OVERALL]
     rows = rows[rows["metric"].isin(columns)].copy()
     rows["text"] = rows.apply(format_metric_row, axis=1)
@@ -132,19 +137,17 @@ def wide_table(
         table[text_column(metric)] = texts[metric]
         concern[label] = concerns[metric].fillna(CONCERN_NONE).astype(int)
     order = sorted(table.index, key=lambda key: (key[0] == r.OVERALL, str(key[0]), str(key[1])))
-    table = table.loc[order].reset_index()
-    table.attrs["concern"] = concern.loc[order].reset_index(drop=True)
-    return table
+    return MetricTable(table.loc[order].reset_index(), concern.loc[order].reset_index(drop=True))
 
 
-def styled_table(table: pd.DataFrame):
+def styled_table(metric_table: MetricTable):
     """Colour a :func:`wide_table` by concern and show NaN as "not computable".
 
     Returns
     -------
     pandas.io.formats.style.Styler
     """
-    concern = table.attrs.get("concern", pd.DataFrame())
+    table, concern = metric_table.frame, metric_table.concern
 
     def colours(frame: pd.DataFrame) -> pd.DataFrame:
         styles = pd.DataFrame("", index=frame.index, columns=frame.columns)

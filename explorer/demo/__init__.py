@@ -1,9 +1,9 @@
 """Procedural demo dataset: stylised faces with known phenotypes and known generator defects.
 
 No photograph is involved. Each invented condition is a combination of HPO
-features drawn at an intensity that varies per image; the real part is scarce
-(1 to 7 images per condition) and two demo generators add synthetic images
-whose behaviour per condition (keep, drift, copy, collapse) is recorded in the
+features drawn at an intensity that varies per image. The real part is scarce
+(1 to 7 images per condition). Two demo generators add synthetic images, and
+their behaviour per condition (keep, drift, copy, collapse) is recorded in the
 manifest. Landmarks, region masks and ground-truth vectors make the demo a test
 oracle for comparison metrics and saliency maps.
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from pathlib import Path
 
 from explorer.demo.conditions import DEMO_CONDITIONS, DEMO_GENERATORS, DemoCondition, DemoGenerator
@@ -25,10 +26,11 @@ from explorer.demo.features import DEMO_FEATURES, FEATURE_LANDMARKS, IDENTITY_PA
 from explorer.demo.output import (
     DEMO_VERSION,
     MANIFEST_FILE,
-    ProgressCallback,
     DemoAnnotation,
     DemoOutputError,
     DemoParameterError,
+    ProgressCallback,
+    check_seed,
     load_annotation,
     load_truth,
     render_demo,
@@ -41,6 +43,16 @@ log = logging.getLogger(__name__)
 def demo_cache_path(seed: int = 0, cache: str | os.PathLike | None = None) -> Path:
     """Return the cache folder of the demo rendered with ``seed`` (it may not exist yet)."""
     return cache_dir(cache) / "demo" / f"seed-{seed}-v{DEMO_VERSION}"
+
+
+def _remove_interrupted_renders(root: Path) -> None:
+    """Delete temporary folders that a killed render of ``root`` left beside it.
+
+    Only call this while holding the lock of ``root``: no render of it can be running then.
+    """
+    for leftover in root.parent.glob(f".{root.name}.*.tmp"):
+        log.info("Removing an interrupted demo render: %s", leftover)
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def ensure_demo(
@@ -59,12 +71,13 @@ def ensure_demo(
     seed : int, default 0
         Seed of the demo.
     cache : path, optional
-        Cache folder; by default :func:`explorer.settings.cache_dir` decides.
+        Cache folder. By default :func:`explorer.settings.cache_dir` decides.
     progress : callable, optional
         Called as ``progress(done, total)`` after each image when it renders.
     """
     from filelock import FileLock
 
+    check_seed(seed)
     root = demo_cache_path(seed, cache)
     if (root / MANIFEST_FILE).is_file():
         log.debug("Demo cache hit: %s", root)
@@ -74,6 +87,7 @@ def ensure_demo(
         if (root / MANIFEST_FILE).is_file():
             log.debug("Demo rendered by another process meanwhile: %s", root)
             return root
+        _remove_interrupted_renders(root)
         log.info("Demo cache miss: rendering seed %d into %s", seed, root)
         render_demo(root, seed, progress=progress)
     return root

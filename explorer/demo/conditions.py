@@ -65,9 +65,7 @@ DEMO_CONDITIONS: tuple[DemoCondition, ...] = (
     ),
     DemoCondition("Demo syndrome H", "DSH", (f.MICROGNATHIA, f.LOW_SET_EARS, f.DOWNSLANTED), 4),
     DemoCondition("Demo syndrome I", "DSI", (f.HYPOTELORISM, f.SYNOPHRYS, f.THICK_EYEBROW), 3),
-    DemoCondition(
-        "Demo syndrome J", "DSJ", (f.MICROGNATHIA, f.PROTRUDING_EAR, f.LONG_PHILTRUM), 1
-    ),
+    DemoCondition("Demo syndrome J", "DSJ", (f.MICROGNATHIA, f.PROTRUDING_EAR, f.LONG_PHILTRUM), 1),
     DemoCondition("Demo syndrome K", "DSK", (f.PTOSIS, f.EPICANTHUS, f.HYPERTELORISM), 5),
     DemoCondition("Demo syndrome L", "DSL", (f.WIDE_MOUTH, f.MICROGNATHIA, f.UPSLANTED), 2),
     DemoCondition("Demo syndrome M", "DSM", (f.HYPOTELORISM, f.THIN_UPPER_LIP), 4),
@@ -113,7 +111,7 @@ DEMO_GENERATORS: tuple[DemoGenerator, ...] = (
     ),
 )
 
-# Generator of the extra images that the large mode adds; it keeps every phenotype.
+# Generator of the extra images that the large mode adds. It keeps every phenotype.
 LARGE_GENERATOR = DemoGenerator("bulk", "scale-test")
 
 SYNTHETIC_PER_CONDITION = 8
@@ -125,4 +123,4 @@ def condition_by_code(code: str) -> DemoCondition:
         if condition.code == code:
             return condition
     known = ", ".join(c.code for c in DEMO_CONDITIONS)
-    raise KeyError(f"unknown demo condition code {code!r}; known codes: {known}")
+    raise KeyError(f"Unknown demo condition code {code!r}. Known codes: {known}.")

@@ -47,7 +47,7 @@ MICROGNATHIA = "HP:0000347"
 LOW_SET_EARS = "HP:0000369"
 PROTRUDING_EAR = "HP:0000411"
 
-# Pairs that change the same measurement in opposite directions; no face has both.
+# Pairs that change the same measurement in opposite directions. No condition has both.
 OPPOSITE_FEATURES: tuple[tuple[str, str], ...] = (
     (HYPERTELORISM, HYPOTELORISM),
     (UPSLANTED, DOWNSLANTED),

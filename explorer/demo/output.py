@@ -82,15 +82,25 @@ class DemoParameterError(ExplorerError, ValueError):
 
 
 class DemoAnnotation(NamedTuple):
-    """Landmarks (68, 2) as pixel x, y in iBUG order, and a boolean (height, width) mask per HPO id."""
+    """Landmarks (68, 2) as pixel x, y in iBUG order, and a boolean (height, width) mask per HPO id.
+
+    It unpacks as ``landmarks, masks = load_annotation(root, image_id)``.
+    """
 
     landmarks: np.ndarray
     masks: dict[str, np.ndarray]
 
 
-def _check_parameters(seed: int, codes: Sequence[str] | None, large_synthetic: int, large_size: int) -> None:
+def check_seed(seed: int) -> None:
+    """Raise :class:`DemoParameterError` unless ``seed`` is an integer >= 0."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise DemoParameterError(f"Invalid demo seed {seed!r}: use an integer >= 0.")
+
+
+def _check_parameters(
+    seed: int, codes: Sequence[str] | None, large_synthetic: int, large_size: int
+) -> None:
+    check_seed(seed)
     if codes is not None:
         known = {condition.code for condition in DEMO_CONDITIONS}
         unknown = sorted(set(codes) - known)
@@ -99,9 +109,14 @@ def _check_parameters(seed: int, codes: Sequence[str] | None, large_synthetic: i
                 f"Invalid demo condition codes {unknown or list(codes)}: choose one or more of "
                 f"{', '.join(sorted(known))}."
             )
-    if isinstance(large_synthetic, bool) or not isinstance(large_synthetic, int) or large_synthetic < 0:
+    if (
+        isinstance(large_synthetic, bool)
+        or not isinstance(large_synthetic, int)
+        or large_synthetic < 0
+    ):
         raise DemoParameterError(
-            f"Invalid large_synthetic={large_synthetic!r}: use an integer >= 0 (0 turns the large mode off)."
+            f"Invalid large_synthetic={large_synthetic!r}: use an integer >= 0 "
+            "(0 turns the large mode off)."
         )
     low, high = LARGE_SIZE_RANGE
     if not low <= large_size <= high:
@@ -109,7 +124,11 @@ def _check_parameters(seed: int, codes: Sequence[str] | None, large_synthetic: i
 
 
 def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write arrays like ``numpy.savez_compressed`` but with a fixed timestamp, so equal arrays give equal bytes."""
+    """Write arrays like ``numpy.savez_compressed`` but with a fixed timestamp.
+
+    ``numpy.savez_compressed`` stamps each member with the current time, so
+    equal arrays would give different bytes.
+    """
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, array in arrays.items():
             buffer = io.BytesIO()
@@ -150,10 +169,16 @@ def _render_one(plan: ImagePlan, root: Path) -> tuple[list[str], list[str], list
     if plan.annotated:
         landmarks = np.round(rendered.landmarks, 3)
         for point, (x, y) in enumerate(landmarks):
-            landmark_rows.append([plan.image_id, LANDMARK_SCHEME, str(point), f"{x:.3f}", f"{y:.3f}"])
+            landmark_rows.append(
+                [plan.image_id, LANDMARK_SCHEME, str(point), f"{x:.3f}", f"{y:.3f}"]
+            )
         hpo_ids = list(rendered.masks)
         height, width = plan.face.size[1], plan.face.size[0]
-        stacked = np.stack([rendered.masks[hpo] for hpo in hpo_ids]) if hpo_ids else np.zeros((0, height, width), bool)
+        stacked = (
+            np.stack([rendered.masks[hpo] for hpo in hpo_ids])
+            if hpo_ids
+            else np.zeros((0, height, width), bool)
+        )
         _write_npz(
             root / ANNOTATIONS_DIR / f"{plan.image_id}.npz",
             {
@@ -166,7 +191,9 @@ def _render_one(plan: ImagePlan, root: Path) -> tuple[list[str], list[str], list
     return _manifest_row(plan), _truth_row(plan), landmark_rows
 
 
-def _render_large_chunk(indices: range, seed: int, size: int, root: str) -> list[tuple[list[str], list[str]]]:
+def _render_large_chunk(
+    indices: range, seed: int, size: int, root: str
+) -> list[tuple[list[str], list[str]]]:
     """Render large-mode images in a worker process and return their manifest and truth rows."""
     rows = []
     for index in indices:
@@ -180,7 +207,9 @@ def _large_rows(
 ) -> Iterator[tuple[list[str], list[str]]]:
     """Yield the large-mode rows in index order, rendering in ``workers`` processes."""
     for condition in DEMO_CONDITIONS:
-        (root / "synthetic" / LARGE_GENERATOR.name / condition.code).mkdir(parents=True, exist_ok=True)
+        (root / "synthetic" / LARGE_GENERATOR.name / condition.code).mkdir(
+            parents=True, exist_ok=True
+        )
     if workers <= 1:
         for index in range(count):
             manifest_row, truth_row, _ = _render_one(plan_large(index, seed, size), root)
@@ -196,10 +225,16 @@ def _large_rows(
     # script, which fails in scripts without an `if __name__ == "__main__"` guard.
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as executor:
-        futures = [executor.submit(_render_large_chunk, part, seed, size, str(root)) for part in chunks]
+    executor = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    try:
+        futures = [
+            executor.submit(_render_large_chunk, part, seed, size, str(root)) for part in chunks
+        ]
         for future in futures:
             yield from future.result()
+    finally:
+        # On an error or interrupt, drop the chunks not started yet instead of rendering them.
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _readme_text(seed: int, plans: list[ImagePlan], large_synthetic: int, large_size: int) -> str:
@@ -212,24 +247,35 @@ def _readme_text(seed: int, plans: list[ImagePlan], large_synthetic: int, large_
         "",
         "Conditions are invented (Demo syndrome A, B, ...) and defined by HPO features:",
     ]
+    rendered_codes = {plan.condition.code for plan in plans}
     for condition in DEMO_CONDITIONS:
+        if condition.code not in rendered_codes:
+            continue
         names = ", ".join(DEMO_FEATURES[hpo] for hpo in condition.features)
         lines.append(f"  {condition.code} {condition.name}: {names}")
     lines += ["", "Demo generators (manifest columns demo_behaviour and demo_generator_role):"]
     for generator in DEMO_GENERATORS:
         special = ", ".join(f"{code} {kind}" for code, kind in sorted(generator.behaviours.items()))
-        lines.append(f"  {generator.name} ({generator.role}): keep" + (f"; except {special}" if special else ""))
+        lines.append(
+            f"  {generator.name} ({generator.role}): keep"
+            + (f"; except {special}" if special else "")
+        )
     lines += [
         "  keep: phenotype kept, new identities. drift: feature intensities fade toward 0.",
         "  copy: near-duplicates of real images. collapse: nearly one identity repeated.",
         "",
-        f"Images: {len(plans)} with landmarks and region masks"
-        + (f", plus {large_synthetic} large-mode images ({LARGE_GENERATOR.name}, {large_size} px) without them." if large_synthetic else "."),
+        f"Images: {len(plans)} with landmarks and region masks.",
         "Files: manifest.csv, landmarks.csv (iBUG 68 points, pixel x, y with pixel centres at",
         "integers), truth.csv (drawn feature intensities 0..1 and identity parameters),",
         "annotations/<image_id>.npz (landmarks and packed boolean masks per HPO id).",
         "",
     ]
+    if large_synthetic:
+        lines.insert(
+            -1,
+            f"Large mode: {large_synthetic} more images of the {LARGE_GENERATOR.name} generator "
+            f"at {large_size} px, with ground truth but without landmarks or masks.",
+        )
     return "\n".join(lines)
 
 
@@ -245,8 +291,8 @@ def _move_into_place(staging: Path, destination: Path) -> None:
     is_demo = readme.is_file() and readme.read_text(encoding="utf-8").startswith(README_FIRST_LINE)
     if not is_demo:
         raise DemoOutputError(
-            f"Output folder {destination} exists and is not a demo render; "
-            "choose an empty or new folder, or delete it first."
+            f"Output folder {destination} exists and is not a demo render. "
+            "Choose an empty or new folder, or delete it first."
         )
     previous = Path(tempfile.mkdtemp(prefix=f".{destination.name}.old.", dir=destination.parent))
     os.replace(destination, previous / destination.name)
@@ -268,7 +314,7 @@ def render_demo(
     """Render the demo dataset into ``out_dir`` and return that folder.
 
     The render goes into a temporary folder beside ``out_dir`` and is renamed
-    onto it at the end, so ``out_dir`` never holds a half-written dataset. An
+    onto it at the end, so ``out_dir`` never contains a half-written dataset. An
     existing ``out_dir`` must be empty or an earlier demo render, which is replaced.
 
     Parameters
@@ -276,7 +322,7 @@ def render_demo(
     out_dir : path
         Destination folder.
     seed : int, default 0
-        Seed of every random choice; the same seed gives byte-identical files.
+        Seed of every random choice. The same seed gives byte-identical files.
     progress : callable, optional
         Called as ``progress(done, total)`` after each image.
     large_synthetic : int, default 0
@@ -289,8 +335,8 @@ def render_demo(
         Condition codes to render (all by default). A subset gives the same
         images for its conditions as the full render.
     workers : int, optional
-        Processes for the large mode; by default up to 4, one per CPU core,
-        when ``large_synthetic`` is at least 2,000.
+        Processes for the large mode. By default one per CPU core (at most 4)
+        when ``large_synthetic`` is at least 2,000, else 1.
 
     Returns
     -------
@@ -313,7 +359,9 @@ def render_demo(
 
     plans = plan_demo(seed, codes)
     total = len(plans) + large_synthetic
-    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent))
+    staging = Path(
+        tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent)
+    )
     log.info("Rendering %d demo images (seed %d) into %s", total, seed, staging)
     try:
         (staging / ANNOTATIONS_DIR).mkdir()
@@ -339,7 +387,9 @@ def render_demo(
                 if progress is not None:
                     progress(done, total)
 
-            for manifest_row, truth_row in _large_rows(large_synthetic, seed, large_size, staging, workers):
+            for manifest_row, truth_row in _large_rows(
+                large_synthetic, seed, large_size, staging, workers
+            ):
                 manifest.writerow(manifest_row)
                 truth.writerow(truth_row)
                 done += 1
@@ -371,7 +421,7 @@ def load_truth(root: str | os.PathLike) -> pd.DataFrame:
     path = Path(root) / TRUTH_FILE
     if not path.is_file():
         raise DatasetNotFoundError(
-            f"Ground-truth file {path} not found; {root} is not a rendered demo. "
+            f"Ground-truth file {path} not found, so {root} is not a rendered demo. "
             "Render one with `python -m explorer demo`."
         )
     frame = pd.read_csv(path, dtype={"image_id": str})
@@ -396,7 +446,7 @@ def load_annotation(root: str | os.PathLike, image_id: str) -> DemoAnnotation:
     path = folder / f"{image_id}.npz"
     if Path(image_id).name != image_id or not path.is_file():
         raise DatasetNotFoundError(
-            f"No annotation for image {image_id!r} in {folder}; only the default demo images "
+            f"No annotation for image {image_id!r} in {folder}. Only the default demo images "
             "have one (large-mode images do not)."
         )
     with np.load(path, allow_pickle=False) as archive:

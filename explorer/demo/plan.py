@@ -32,7 +32,7 @@ from explorer.demo.conditions import (
 )
 from explorer.demo.features import DEMO_FEATURES, IDENTITY_PARAMS, IDENTITY_RANGE
 
-# Random stream kinds; they keep the streams of different parts independent.
+# Random stream kinds, so that the real, synthetic and large-mode parts draw independent streams.
 _STREAM_REAL = 1
 _STREAM_SYNTHETIC = 2
 _STREAM_LARGE = 3
@@ -158,7 +158,12 @@ def _jitter_pose(pose: Pose, rng: np.random.Generator) -> Pose:
 
 def _subject_sizes(n_real: int) -> list[int]:
     """Split a condition's real images into subjects; larger conditions get 2-image subjects."""
-    n_pairs = 0 if n_real < 3 else (1 if n_real < 6 else 2)
+    if n_real < 3:
+        n_pairs = 0
+    elif n_real < 6:
+        n_pairs = 1
+    else:
+        n_pairs = 2
     return [2] * n_pairs + [1] * (n_real - 2 * n_pairs)
 
 
@@ -209,8 +214,12 @@ def _synthetic_faces(
             identity = source.identity + rng.normal(0.0, COPY_JITTER, source.identity.shape)
             features = source.features + rng.normal(0.0, COPY_JITTER, n_features)
             features = np.where(source.features > 0, np.clip(features, 0.0, 1.0), 0.0)
-            scene = replace(source.scene, pixel_noise=COPY_PIXEL_NOISE, noise_seed=int(rng.integers(2**31)))
-            faces.append(FaceSpec(identity, features, _jitter_pose(source.pose, rng), scene, SYNTHETIC_SIZE))
+            scene = replace(
+                source.scene, pixel_noise=COPY_PIXEL_NOISE, noise_seed=int(rng.integers(2**31))
+            )
+            faces.append(
+                FaceSpec(identity, features, _jitter_pose(source.pose, rng), scene, SYNTHETIC_SIZE)
+            )
         return faces
 
     if behaviour == "collapse":
@@ -223,7 +232,11 @@ def _synthetic_faces(
             identity = base_identity + rng.normal(0.0, COLLAPSE_JITTER, base_identity.shape)
             features = base_features + rng.normal(0.0, COLLAPSE_JITTER, n_features)
             features = np.where(base_features > 0, np.clip(features, 0.0, 1.0), 0.0)
-            faces.append(FaceSpec(identity, features, _jitter_pose(base_pose, rng), base_scene, SYNTHETIC_SIZE))
+            faces.append(
+                FaceSpec(
+                    identity, features, _jitter_pose(base_pose, rng), base_scene, SYNTHETIC_SIZE
+                )
+            )
         return faces
 
     # keep and drift: new people, centred on the real identities.
@@ -288,7 +301,11 @@ def plan_large(index: int, seed: int, size: int) -> ImagePlan:
     condition = DEMO_CONDITIONS[index % len(DEMO_CONDITIONS)]
     rng = np.random.default_rng([seed, _STREAM_LARGE, index])
     face = FaceSpec(
-        new_identity(rng), feature_vector(condition, rng), _new_pose(rng), _new_scene(rng), (size, size)
+        new_identity(rng),
+        feature_vector(condition, rng),
+        _new_pose(rng),
+        _new_scene(rng),
+        (size, size),
     )
     number = index + 1
     name = LARGE_GENERATOR.name

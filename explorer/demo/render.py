@@ -11,6 +11,7 @@ convention: pixel (0, 0) covers x and y in [-0.5, 0.5].
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -28,6 +29,17 @@ MASK_MARGIN = 0.06
 MASK_MARGINS = {f.EPICANTHUS: 0.09, f.DEPRESSED_NASAL_BRIDGE: 0.1}
 # Smallest widening in pixels, so a mask covers its landmarks in tiny images.
 MASK_MARGIN_MIN_PX = 2.0
+
+# Fixed sampling of the curves, in curve parameters (computed once).
+_EYE_X = np.linspace(-1.0, 1.0, 15)
+_JAW_LANDMARK_U = np.linspace(0.0, 1.0, 17)
+_JAW_OUTLINE_U = np.linspace(0.0, 1.0, 41)
+_FOREHEAD_T = np.linspace(2 * np.pi, np.pi, 25)[1:-1]
+_FOREHEAD_COS, _FOREHEAD_SIN = np.cos(_FOREHEAD_T), np.sin(_FOREHEAD_T)
+_BROW_T = np.linspace(0.0, 1.0, 9)
+_CAP_T = np.linspace(np.pi, 2 * np.pi, 25)
+_CAP_COS, _CAP_SIN = np.cos(_CAP_T), np.sin(_CAP_T)
+_HAIRLINE_X = np.linspace(1.0, -1.0, 21)
 
 _SKIN_LIGHT = np.array([247.0, 224.0, 205.0])
 _SKIN_DARK = np.array([118.0, 80.0, 58.0])
@@ -66,9 +78,17 @@ def _palette(colours: np.ndarray, t: float) -> np.ndarray:
     return _mix(colours[low], colours[low + 1], position - low)
 
 
-def _ellipse(cx: float, cy: float, rx: float, ry: float, angle: float = 0.0, n: int = 24) -> np.ndarray:
+@functools.lru_cache(maxsize=8)
+def _unit_circle(n: int) -> tuple[np.ndarray, np.ndarray]:
     t = np.linspace(0.0, 2 * np.pi, n, endpoint=False)
-    x, y = rx * np.cos(t), ry * np.sin(t)
+    return np.cos(t), np.sin(t)
+
+
+def _ellipse(
+    cx: float, cy: float, rx: float, ry: float, angle: float = 0.0, n: int = 24
+) -> np.ndarray:
+    cos_t, sin_t = _unit_circle(n)
+    x, y = rx * cos_t, ry * sin_t
     c, s = math.cos(angle), math.sin(angle)
     return np.stack([cx + c * x - s * y, cy + s * x + c * y], axis=1)
 
@@ -100,7 +120,9 @@ class _Geometry:
     cheeks: tuple[np.ndarray, np.ndarray]
 
 
-def _jaw(w: float, y_top: float, y_chin: float, cheeks: float, micro: float, u: np.ndarray) -> np.ndarray:
+def _jaw(
+    w: float, y_top: float, y_chin: float, cheeks: float, micro: float, u: np.ndarray
+) -> np.ndarray:
     """Points of the face contour; u runs 0..1 from the subject's right temple over the chin."""
     a = np.pi * u
     s, c = np.sin(a), np.cos(a)
@@ -109,12 +131,20 @@ def _jaw(w: float, y_top: float, y_chin: float, cheeks: float, micro: float, u: 
     return np.stack([-width * c, y_top + (y_chin - y_top) * s], axis=1)
 
 
-def _eye(half_width: float, upper: float, lower: float, slant: float, centre_x: float, y: float, mirror: bool):
+def _eye(
+    half_width: float,
+    upper: float,
+    lower: float,
+    slant: float,
+    centre_x: float,
+    y: float,
+    mirror: bool,
+):
     """Return (outline, 6 landmarks, upper band, lower band, upper lid line) of one eye.
 
     Built for the subject's right eye (outer corner at -x) and mirrored for the left.
     """
-    x = np.linspace(-half_width, half_width, 15)
+    x = half_width * _EYE_X
     shape = 1.0 - (x / half_width) ** 2
     upper_curve = np.stack([x, -upper * shape], axis=1)
     lower_curve = np.stack([x[::-1], lower * shape[::-1]], axis=1)
@@ -134,7 +164,9 @@ def _eye(half_width: float, upper: float, lower: float, slant: float, centre_x: 
     band_top = -max(upper, 0.06) - 0.035
     band_bottom = max(lower, 0.06) + 0.035
     upper_band = np.concatenate([upper_curve, [[half_width, band_top], [-half_width, band_top]]])
-    lower_band = np.concatenate([lower_curve, [[-half_width, band_bottom], [half_width, band_bottom]]])
+    lower_band = np.concatenate(
+        [lower_curve, [[-half_width, band_bottom], [half_width, band_bottom]]]
+    )
 
     shapes = [outline, marks, upper_band, lower_band, upper_curve]
     shapes = [_rotate(shape_points, slant) for shape_points in shapes]
@@ -147,8 +179,8 @@ def _eye(half_width: float, upper: float, lower: float, slant: float, centre_x: 
 
 
 def _geometry(spec: FaceSpec) -> tuple[_Geometry, dict[str, float]]:
-    ident = dict(zip(IDENTITY_PARAMS, spec.identity.tolist()))
-    feat = dict(zip(FEATURE_IDS, spec.features.tolist()))
+    ident = dict(zip(IDENTITY_PARAMS, spec.identity.tolist(), strict=True))
+    feat = dict(zip(FEATURE_IDS, spec.features.tolist(), strict=True))
     landmarks = np.zeros((68, 2))
 
     # Face outline (landmarks 0-16) and head.
@@ -158,10 +190,9 @@ def _geometry(spec: FaceSpec) -> tuple[_Geometry, dict[str, float]]:
     y_chin = 1.0 + 0.12 * ident["face_length"] - 0.17 * feat[f.MICROGNATHIA]
     y_crown = -1.18 - 0.08 * ident["face_length"]
     cheeks, micro = feat[f.FULL_CHEEKS], feat[f.MICROGNATHIA]
-    landmarks[0:17] = _jaw(w, y_top, y_chin, cheeks, micro, np.linspace(0.0, 1.0, 17))
-    contour = _jaw(w, y_top, y_chin, cheeks, micro, np.linspace(0.0, 1.0, 41))
-    t = np.linspace(2 * np.pi, np.pi, 25)[1:-1]
-    forehead = np.stack([w * np.cos(t), y_top + (y_top - y_crown) * np.sin(t)], axis=1)
+    landmarks[0:17] = _jaw(w, y_top, y_chin, cheeks, micro, _JAW_LANDMARK_U)
+    contour = _jaw(w, y_top, y_chin, cheeks, micro, _JAW_OUTLINE_U)
+    forehead = np.stack([w * _FOREHEAD_COS, y_top + (y_top - y_crown) * _FOREHEAD_SIN], axis=1)
     head = np.concatenate([contour, forehead])
 
     # Eyes (36-47).
@@ -199,12 +230,15 @@ def _geometry(spec: FaceSpec) -> tuple[_Geometry, dict[str, float]]:
     y_brow = y_eye - 0.155 - 0.035 * ident["brow_height"]
     x_outer = -half_distance - half_width * 1.15
     x_inner = -half_distance + half_width * 0.95
-    tt = np.linspace(0.0, 1.0, 9)
+    tt = _BROW_T
     brow_x = x_outer + (x_inner - x_outer) * tt
     brow_y = y_brow - 0.035 * np.sin(np.pi * (0.35 + 0.65 * tt))
     half_thickness = thickness / 2 * (0.55 + 0.45 * tt)
     right_brow = np.concatenate(
-        [np.stack([brow_x, brow_y - half_thickness], 1), np.stack([brow_x, brow_y + half_thickness], 1)[::-1]]
+        [
+            np.stack([brow_x, brow_y - half_thickness], 1),
+            np.stack([brow_x, brow_y + half_thickness], 1)[::-1],
+        ]
     )
     left_brow = right_brow * np.array([-1.0, 1.0])
     right_brow_marks = np.stack([brow_x[::2], brow_y[::2]], axis=1)
@@ -247,10 +281,37 @@ def _geometry(spec: FaceSpec) -> tuple[_Geometry, dict[str, float]]:
     upper_lip = 0.048 * (1.0 + 0.4 * ident["lip_fullness"]) * (1.0 - 0.72 * feat[f.THIN_UPPER_LIP])
     lower_lip = 0.062 * (1.0 + 0.4 * ident["lip_fullness"])
     m = mouth_half
-    outer_x = np.array([-m, -0.55 * m, -0.2 * m, 0.0, 0.2 * m, 0.55 * m, m, 0.55 * m, 0.2 * m, 0.0, -0.2 * m, -0.55 * m])
+    outer_x = np.array(
+        [
+            -m,
+            -0.55 * m,
+            -0.2 * m,
+            0.0,
+            0.2 * m,
+            0.55 * m,
+            m,
+            0.55 * m,
+            0.2 * m,
+            0.0,
+            -0.2 * m,
+            -0.55 * m,
+        ]
+    )
     outer_dy = np.array(
-        [0.0, -0.85 * upper_lip, -upper_lip, -0.72 * upper_lip, -upper_lip, -0.85 * upper_lip, 0.0,
-         0.85 * lower_lip, lower_lip, lower_lip, lower_lip, 0.85 * lower_lip]
+        [
+            0.0,
+            -0.85 * upper_lip,
+            -upper_lip,
+            -0.72 * upper_lip,
+            -upper_lip,
+            -0.85 * upper_lip,
+            0.0,
+            0.85 * lower_lip,
+            lower_lip,
+            lower_lip,
+            lower_lip,
+            0.85 * lower_lip,
+        ]
     )
     landmarks[48:60] = np.stack([outer_x, y_mouth + outer_dy], axis=1)
     inner_x = np.array([-0.85 * m, -0.3 * m, 0.0, 0.3 * m, 0.85 * m, 0.3 * m, 0.0, -0.3 * m])
@@ -269,17 +330,20 @@ def _geometry(spec: FaceSpec) -> tuple[_Geometry, dict[str, float]]:
         _ellipse(x_ear, y_ear, ear_half_width, ear_half_height, angle=-tilt, n=20),
     )
     inner_ears = (
-        _ellipse(-x_ear - 0.01, y_ear, ear_half_width * 0.5, ear_half_height * 0.6, angle=tilt, n=16),
-        _ellipse(x_ear + 0.01, y_ear, ear_half_width * 0.5, ear_half_height * 0.6, angle=-tilt, n=16),
+        _ellipse(
+            -x_ear - 0.01, y_ear, ear_half_width * 0.5, ear_half_height * 0.6, angle=tilt, n=16
+        ),
+        _ellipse(
+            x_ear + 0.01, y_ear, ear_half_width * 0.5, ear_half_height * 0.6, angle=-tilt, n=16
+        ),
     )
 
     # Hair: a cap over the forehead for everyone, hair behind the head for long styles.
     style = ident["hair_length"] + 0.5
-    t = np.linspace(np.pi, 2 * np.pi, 25)
     cap_outer = np.stack(
-        [(w + 0.05) * 1.04 * np.cos(t), y_top - 0.05 + (y_top - y_crown + 0.07) * np.sin(t)], axis=1
+        [(w + 0.05) * 1.04 * _CAP_COS, y_top - 0.05 + (y_top - y_crown + 0.07) * _CAP_SIN], axis=1
     )
-    hx = np.linspace(w + 0.03, -(w + 0.03), 21)
+    hx = (w + 0.03) * _HAIRLINE_X
     y_hairline = -0.72 + 0.10 * style
     temple = y_top - 0.05
     hairline_y = y_hairline + (temple - y_hairline) * np.abs(hx / (w + 0.03)) ** 2.5
@@ -329,19 +393,27 @@ class _Canvas:
         pose = spec.pose
         self.scale = FACE_SCALE * min(width, height) * pose.scale
         self.centre = np.array(
-            [width * (0.5 + pose.shift_x), height * (0.5 + pose.shift_y) + 0.02 * min(width, height)]
+            [
+                width * (0.5 + pose.shift_x),
+                height * (0.5 + pose.shift_y) + 0.02 * min(width, height),
+            ]
         )
-        self.angle = math.radians(pose.rotation)
         self.supersample = supersample
+
+        # Row-vector affine maps: pixels = points @ matrix + offset.
+        angle = math.radians(pose.rotation)
+        c, s = math.cos(angle), math.sin(angle)
+        self._matrix = self.scale * np.array([[c, s], [-s, c]])
+        self._drawing_matrix = self._matrix * supersample
+        self._drawing_offset = (self.centre + 0.5) * supersample - 0.5
 
     def pixels(self, points: np.ndarray) -> np.ndarray:
         """Map face coordinates to final-image pixel coordinates."""
-        return self.centre + self.scale * _rotate(points, self.angle)
+        return points @ self._matrix + self.centre
 
     def drawing(self, points: np.ndarray) -> list[float]:
         """Map face coordinates to the flat coordinate list of the supersampled drawing."""
-        pixel = (self.pixels(points) + 0.5) * self.supersample - 0.5
-        return pixel.ravel().tolist()
+        return (points @ self._drawing_matrix + self._drawing_offset).ravel().tolist()
 
     def length(self, value: float) -> float:
         """Convert a length in face units to supersampled pixels."""
@@ -358,7 +430,13 @@ def _background(spec: FaceSpec, supersample: int) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(rows), "RGB")
 
 
-def _draw_face(draw: ImageDraw.ImageDraw, canvas: _Canvas, geometry: _Geometry, values: dict[str, float], spec: FaceSpec) -> None:
+def _draw_face(
+    draw: ImageDraw.ImageDraw,
+    canvas: _Canvas,
+    geometry: _Geometry,
+    values: dict[str, float],
+    spec: FaceSpec,
+) -> None:
     skin = _mix(_SKIN_LIGHT, _SKIN_DARK, values["skin_tone"] + 0.5)
     hair = _palette(_HAIR_COLOURS, values["hair_colour"] + 0.5)
     brow_colour = hair * 0.72 if values["hair_colour"] > 0.2 else hair * 0.9
@@ -376,7 +454,7 @@ def _draw_face(draw: ImageDraw.ImageDraw, canvas: _Canvas, geometry: _Geometry, 
     draw.polygon(canvas.drawing(np.array(shirt)), fill=spec.scene.shirt)
     draw.polygon(canvas.drawing(np.array(neck)), fill=_rgb(shade))
 
-    for ear, inner in zip(g.ears, g.inner_ears):
+    for ear, inner in zip(g.ears, g.inner_ears, strict=True):
         draw.polygon(canvas.drawing(ear), fill=_rgb(skin * 0.95), outline=_rgb(shade * 0.9))
         draw.polygon(canvas.drawing(inner), fill=_rgb(shade * 0.92))
     draw.polygon(canvas.drawing(g.head), fill=_rgb(skin))
@@ -387,7 +465,9 @@ def _draw_face(draw: ImageDraw.ImageDraw, canvas: _Canvas, geometry: _Geometry, 
     draw.polygon(canvas.drawing(g.hair_cap), fill=_rgb(hair))
 
     # Eyes: sclera, iris and pupil, then skin bands that trim the iris to the lids.
-    iris_colour = _mix(hair * 0.8, np.array([70.0, 110.0, 150.0]), 0.5 if values["hair_colour"] > 0.25 else 0.1)
+    iris_colour = _mix(
+        hair * 0.8, np.array([70.0, 110.0, 150.0]), 0.5 if values["hair_colour"] > 0.25 else 0.1
+    )
     lid_width = max(1.0, canvas.length(0.014))
     for index in range(2):
         draw.polygon(canvas.drawing(g.eyes[index]), fill=_SCLERA)
@@ -398,7 +478,11 @@ def _draw_face(draw: ImageDraw.ImageDraw, canvas: _Canvas, geometry: _Geometry, 
         draw.ellipse((cx - r_pupil, cy - r_pupil, cx + r_pupil, cy + r_pupil), fill=_PUPIL)
         draw.polygon(canvas.drawing(g.upper_lid_bands[index]), fill=_rgb(skin))
         draw.polygon(canvas.drawing(g.lower_lid_bands[index]), fill=_rgb(skin))
-        draw.line(canvas.drawing(g.upper_lids[index]), fill=_rgb(line_colour * 0.7), width=round(lid_width * 1.6))
+        draw.line(
+            canvas.drawing(g.upper_lids[index]),
+            fill=_rgb(line_colour * 0.7),
+            width=round(lid_width * 1.6),
+        )
         if g.epicanthic_folds is not None:
             fold = g.epicanthic_folds[index]
             draw.polygon(canvas.drawing(fold), fill=_rgb(skin))
@@ -423,7 +507,13 @@ def _draw_face(draw: ImageDraw.ImageDraw, canvas: _Canvas, geometry: _Geometry, 
     draw.line(canvas.drawing(lm[31:36]), fill=_rgb(shade * 0.9), width=round(lid_width * 1.3))
     nostril_scale = 1.0 + 0.5 * depressed
     for sign in (-1.0, 1.0):
-        nostril = _ellipse(sign * (lm[35, 0] * 0.45), lm[33, 1] - 0.012, 0.026 * nostril_scale, 0.012 * nostril_scale, n=12)
+        nostril = _ellipse(
+            sign * (lm[35, 0] * 0.45),
+            lm[33, 1] - 0.012,
+            0.026 * nostril_scale,
+            0.012 * nostril_scale,
+            n=12,
+        )
         draw.polygon(canvas.drawing(nostril), fill=_rgb(shade * 0.55))
 
     # Philtrum ridges, then lips.
@@ -447,7 +537,9 @@ def _apply_lighting(image: Image.Image, spec: FaceSpec) -> Image.Image:
     pixels = np.asarray(image, dtype=np.float32)  # (height, width, 3)
     xs = np.linspace(-1.0, 1.0, width, dtype=np.float32)[None, :]
     ys = np.linspace(-1.0, 1.0, height, dtype=np.float32)[:, None]
-    gain = 1.0 + scene.light_strength * (math.cos(scene.light_angle) * xs + math.sin(scene.light_angle) * ys)
+    gain = 1.0 + scene.light_strength * (
+        math.cos(scene.light_angle) * xs + math.sin(scene.light_angle) * ys
+    )
     pixels = pixels * gain[:, :, None]
     if scene.pixel_noise > 0:
         noise_rng = np.random.default_rng(scene.noise_seed)
@@ -455,7 +547,9 @@ def _apply_lighting(image: Image.Image, spec: FaceSpec) -> Image.Image:
     return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), "RGB")
 
 
-def _region_masks(spec: FaceSpec, canvas: _Canvas, geometry: _Geometry, landmarks: np.ndarray) -> dict[str, np.ndarray]:
+def _region_masks(
+    spec: FaceSpec, canvas: _Canvas, geometry: _Geometry, landmarks: np.ndarray
+) -> dict[str, np.ndarray]:
     """Draw one boolean (height, width) mask per feature present in the face."""
     masks = {}
     for index, hpo in enumerate(FEATURE_IDS):

@@ -24,15 +24,19 @@ from explorer.images import is_os_junk
 
 log = logging.getLogger(__name__)
 
-# File name extensions treated as images when walking a folder. The content
-# still decides the format; the extension only decides whether a file that
-# fails to open is a broken image or a stray non-image file.
+# File name extensions of images. The content still decides the format. The
+# extension only separates a broken image from a stray non-image file when a file
+# fails to open.
 IMAGE_EXTENSIONS = frozenset(
     {
         ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".gif", ".tif", ".tiff",
         ".webp", ".ppm", ".pgm", ".pbm", ".pnm", ".tga", ".jp2", ".j2k", ".ico",
         ".heic", ".heif", ".avif", ".svg", ".dng", ".cr2", ".nef", ".arw", ".psd",
     }
+)
+# Image formats Pillow 13 cannot read without plugins: reported as "unsupported".
+UNSUPPORTED_IMAGE_EXTENSIONS = frozenset(
+    {".heic", ".heif", ".svg", ".dng", ".cr2", ".nef", ".arw"}
 )
 TABLE_EXTENSIONS = frozenset({".csv", ".tsv"})
 
@@ -207,15 +211,10 @@ def _is_inside(path: str, root_real: str) -> bool:
     return path == root_real or path.startswith(root_real.rstrip(os.sep) + os.sep)
 
 
-def is_image_name(name: str) -> bool:
-    """Return whether a file name has a common image extension."""
-    return Path(name).suffix.lower() in IMAGE_EXTENSIONS
-
-
 def parse_point_list(text: str, count: int) -> list[float] | None:
     """Parse ``count`` numbers written as ``[x, y]``, ``(x, y)``, ``x,y`` or a printed array.
 
-    Returns None when the cell holds anything else (words, NaN, a wrong
+    Returns None when the cell contains anything else (words, NaN, a wrong
     number of values), so the caller can report the cell.
 
     Examples

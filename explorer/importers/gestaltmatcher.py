@@ -10,7 +10,7 @@ Expected folder::
                         or <image_id>_<suffix>.<ext> (for example 123_crop_square.jpg)
 
 Tables are looked for in the root folder and one folder below it, and are
-told apart by their header. ``label`` refers to ``syndrome_id``. When an
+recognised by their header. ``label`` refers to ``syndrome_id``. When an
 image id matches several files, the one named exactly ``<image_id>.<ext>``
 wins, else the first by name; the others are reported as ``unlisted_file``.
 """
@@ -166,5 +166,5 @@ def _image_row(
 
 
 def gestaltmatcher_present(root: Path) -> bool:
-    """Return whether ``root`` holds a GestaltMatcher image list."""
+    """Return whether ``root`` contains a GestaltMatcher image list."""
     return bool(find_tables(root)[0])

@@ -31,7 +31,7 @@ IMPORTERS: dict[str, Callable[[Path], RawImport]] = {
 }
 LAYOUTS = tuple(IMPORTERS)
 
-# What each layout needs, for the message shown when none is detected.
+# Signature files of each layout, listed in the message raised when none is detected.
 LAYOUT_SIGNS = {
     "manifest": MANIFEST_FILE,
     "rdface": f"{DISEASE_TABLE} + rd_images/ + synthetic/<generator>/<abbr>/",

@@ -1,6 +1,6 @@
 """Importer for a folder described by ``manifest.csv``.
 
-The folder holds ``manifest.csv`` in the explorer's own column scheme (paths
+The folder contains ``manifest.csv`` in the explorer's own column scheme (paths
 relative to the folder) and, optionally, ``landmarks.csv`` in long format with
 columns ``image_id, scheme, point, x, y``: one row per landmark, ``point`` the
 0-based index within its scheme, ``x, y`` pixels in the decoded image.
@@ -93,6 +93,6 @@ def _read_landmarks(path: Path, raw: RawImport) -> None:
 
 
 def manifest_present(root: Path) -> bool:
-    """Return whether ``root`` holds a manifest file."""
+    """Return whether ``root`` contains a manifest file."""
     return (root / MANIFEST_FILE).is_file()
 

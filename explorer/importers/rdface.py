@@ -20,6 +20,11 @@ printed numpy scalars (``np.float32(1.5)``) are accepted as well. A
 ``landmarks`` column holding a dict of the five points is read when the
 per-point columns are absent.
 
+NOTE: face cells are taken as pixel coordinates of the upright image, which
+holds when the detector read the photo with EXIF orientation applied (OpenCV's
+``imread`` does by default). For a photo stored rotated and read without it,
+the points would not line up.
+
 Synthetic part (``rdface-synthetic``): one tree per generator, each with one
 folder per condition code holding ``<abbr>_<n>.png``::
 
@@ -48,6 +53,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 
+from explorer.images import is_os_junk
 from explorer.importers.base import (
     RETINAFACE5_POINTS,
     TABLE_EXTENSIONS,
@@ -219,7 +225,7 @@ def _split_landmark_dict(text: str) -> dict[str, str]:
 def _report_bad_cell(raw: RawImport, path: Path, image_id: str, column: str, value: str) -> None:
     expected = "[x1, y1, x2, y2]" if column == FACE_BOX_COLUMN else "[x, y]"
     raw.warning(path.name, image_id, "bad_landmarks",
-                f"{path.name}: column {column} of image {image_id} holds {value!r}, expected "
+                f"{path.name}: column {column} of image {image_id} contains {value!r}, expected "
                 f"{expected}; the image is kept without it.")
 
 
@@ -227,7 +233,7 @@ def _report_bad_cell(raw: RawImport, path: Path, image_id: str, column: str, val
 
 
 def is_condition_folder(folder: Path) -> bool:
-    """Return whether a folder holds at least one ``<folder name>_<n>.<ext>`` file."""
+    """Return whether a folder contains at least one ``<folder name>_<n>.<ext>`` file."""
     prefix = folder.name.casefold()
     try:
         for entry in folder.iterdir():
@@ -261,9 +267,40 @@ def find_generator_trees(folder: Path) -> list[tuple[str, Path]]:
 def import_rdface_synthetic(root: Path) -> RawImport:
     """Import generator trees at ``root``; condition labels are the folder codes."""
     raw = RawImport()
-    for generator, tree in find_generator_trees(root):
+    trees = find_generator_trees(root)
+    for generator, tree in trees:
         _import_generator_tree(root, tree, generator, raw, codes=None)
+    _report_files_outside_trees(root, root, trees, raw)
     return raw
+
+
+def _report_files_outside_trees(
+    root: Path, folder: Path, trees: list[tuple[str, Path]], raw: RawImport
+) -> None:
+    """Report every file under ``folder`` that lies in none of the generator trees.
+
+    Trees are ``folder`` itself or its direct sub-folders, as found by
+    :func:`find_generator_trees`.
+    """
+    tree_paths = {tree for _, tree in trees}
+    if folder in tree_paths:
+        return
+    stray_files = []
+    for child in sorted(folder.iterdir()):
+        if child in tree_paths:
+            continue
+        if child.is_dir():
+            walk = walk_files(root, child)
+            raw.junk_skipped += walk.junk_skipped
+            stray_files.extend(walk.files)
+        elif is_os_junk(child.name):
+            raw.junk_skipped += 1
+        else:
+            stray_files.append(child.relative_to(root).as_posix())
+    for relpath in stray_files:
+        raw.error(relpath, "", "unexpected_location",
+                  f"{relpath} is in no generator tree (expected <generator>/<abbr>/<abbr>_<n>.png, "
+                  "with at least one file per condition folder named that way).")
 
 
 def combined_generator_trees(root: Path) -> list[tuple[str, Path]]:
@@ -290,6 +327,8 @@ def import_rdface(root: Path) -> RawImport:
         log.warning("Generator name(s) %s appear in more than one tree", duplicated)
     for generator, tree in trees:
         _import_generator_tree(root, tree, generator, raw, codes=codes)
+    if (root / SYNTHETIC_FOLDER).is_dir():
+        _report_files_outside_trees(root, root / SYNTHETIC_FOLDER, trees, raw)
     return raw
 
 
@@ -356,10 +395,10 @@ def _import_generator_tree(
 
     unmatched = sorted(set(scores) - matched)
     if unmatched:
-        shown = ", ".join(unmatched[:5]) + (" ..." if len(unmatched) > 5 else "")
+        listed = ", ".join(unmatched[:5]) + (" ..." if len(unmatched) > 5 else "")
         raw.warning("/".join(tree_prefix), "", "score_without_image",
                     f"{len(unmatched)} score row(s) of generator {generator!r} name no usable "
-                    f"image in its tree: {shown}.")
+                    f"image in its tree: {listed}.")
 
 
 def _read_score_table(
@@ -386,6 +425,6 @@ def _read_score_table(
 
 
 def disease_table_present(root: Path) -> bool:
-    """Return whether ``root`` holds ``disease_images.csv``."""
+    """Return whether ``root`` contains ``disease_images.csv``."""
     return (root / DISEASE_TABLE).is_file()
 

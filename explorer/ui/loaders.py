@@ -68,6 +68,7 @@ class ProgressBar:
 
 def app_dataset_root() -> Path:
     """Return the session's dataset folder, rendering the demo dataset on first use."""
+    state.init_session_state()
     root = st.session_state.get(state.DATASET_ROOT)
     if root is not None:
         return Path(root)
@@ -79,11 +80,7 @@ def _render_demo() -> Path:
 
     bar = ProgressBar("Rendering the demo dataset (first start only)")
     try:
-        try:
-            return ensure_demo(progress=bar)
-        except TypeError:
-            # NOTE: ensure_demo may not take a progress callback; the bar then only shows the text.
-            return ensure_demo()
+        return ensure_demo(progress=bar)
     finally:
         bar.close()
 
@@ -117,6 +114,7 @@ def _load_model_cached(name: str, pretrained: str | None, checkpoint: str | None
 
 def app_model():
     """Return the session's :class:`explorer.embeddings.LoadedModel`, shared by all sessions."""
+    state.init_session_state()
     spec = st.session_state[state.MODEL_SPEC]
     checkpoint = str(spec.checkpoint) if spec.checkpoint else None
     return _load_model_cached(spec.name, spec.pretrained, checkpoint, spec.random_weights)
@@ -124,6 +122,7 @@ def app_model():
 
 def model_is_random() -> bool:
     """Return whether the session's model has random weights, without loading it."""
+    state.init_session_state()
     return bool(st.session_state[state.MODEL_SPEC].random_weights)
 
 

@@ -29,12 +29,30 @@ def session_defaults(config: AppConfig) -> dict[str, Any]:
     }
 
 
+def disable_pages_directory_mode() -> None:
+    """Make Streamlit route every later run through ``app.py``'s ``st.navigation``.
+
+    Streamlit runs an app whose folder contains ``pages/`` in its older
+    multipage mode until some run calls ``st.navigation``; in that mode a page
+    opened by URL runs without ``app.py``. Clearing the flag here (it is a
+    class attribute of Streamlit's PagesManager, checked at the start of each
+    run) makes the next run use ``app.py`` even if this run did not.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    PagesManager.uses_pages_directory = False
+
+
 def init_session_state(config: AppConfig | None = None) -> None:
     """Set every shared key that is not set yet; existing values are kept.
 
     ``config`` defaults to the script arguments and environment variables
-    (see :func:`explorer.ui.config.app_config_from_environment`).
+    (see :func:`explorer.ui.config.app_config_from_environment`). Loaders call
+    this too, so a page that runs without ``app.py`` still finds its keys.
     """
+    disable_pages_directory_mode()
+    if all(key in st.session_state for key in (SELECTED_IDS, FOCUS_IMAGE_ID, DATASET_ROOT, MODEL_SPEC)):
+        return
     if config is None:
         from explorer.ui.config import app_config_from_environment
 
