@@ -44,11 +44,17 @@ def main() -> None:
 
     from explorer.classifier import EndToEndClassifier
     from explorer.embeddings import PreprocessConfig
-    from explorer.saliency import METHODS, Explainer, IntegratedGradientsSettings, prepare_input
+    from explorer.saliency import (
+        METHODS,
+        Explainer,
+        IntegratedGradientsSettings,
+        prepare_input,
+    )
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per method (median reported)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--methods", nargs="+", default=None, help="methods to time (default: all)")
     parser.add_argument("--classes", type=int, default=103, help="head size (RDFace has 103 conditions)")
     args = parser.parse_args()
     if args.threads:
@@ -75,7 +81,7 @@ def main() -> None:
     target = 0
 
     rows = []
-    for name in METHODS:
+    for name in args.methods or ["ig", *[other for other in METHODS if other != "ig"]]:
         seconds = median_seconds(lambda name=name: explainer.attribute(inputs, target, name), args.repeats)
         rows.append((METHODS[name].label, name, seconds))
 
@@ -87,8 +93,8 @@ def main() -> None:
         with torch.enable_grad():
             explainer.model(batch)[:, target].sum().backward()
 
-    ig_seconds = next(seconds for _, name, seconds in rows if name == "ig")
-    passes_seconds = median_seconds(batched_passes, args.repeats)
+    ig_seconds = next((seconds for _, name, seconds in rows if name == "ig"), None)
+    passes_seconds = median_seconds(batched_passes, args.repeats) if ig_seconds is not None else None
 
     print(f"machine: {platform.processor() or platform.machine()}, torch threads {torch.get_num_threads()}, "
           f"torch {torch.__version__}, python {platform.python_version()}")
@@ -98,6 +104,8 @@ def main() -> None:
     print("|---|---|---|")
     for label, name, seconds in rows:
         print(f"| {label} | `{name}` | {seconds:.3f} |")
+    if ig_seconds is None:
+        return
     print(f"\nIntegrated gradients, {steps} steps in batches of {ig_settings.internal_batch_size}: "
           f"{ig_seconds:.3f} s; {steps} forward+backward passes as one batch: {passes_seconds:.3f} s; "
           f"ratio {ig_seconds / passes_seconds:.2f}")

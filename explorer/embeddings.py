@@ -783,7 +783,9 @@ def embed_images(
     progress : callable, optional
         Called as ``progress(done, total)`` in images after the cache lookup
         and after each batch. An exception it raises stops the run, and the
-        batches already embedded stay in the cache.
+        batches already embedded stay in the cache. A hard kill (SIGKILL)
+        loses at most the last :data:`CHUNK_IMAGES` images or
+        :data:`CHUNK_SECONDS` of work.
 
     Returns
     -------
@@ -885,12 +887,18 @@ def _embed_items(
                 )
         return loaded
 
-    preprocess = loaded.preprocess if loaded is not None else build_preprocess(info.preprocess_config)
+    def get_preprocess() -> Callable[[Any], Any]:
+        # Built only when some image must be decoded, because it imports open_clip and torch.
+        return loaded.preprocess if loaded is not None else build_preprocess(info.preprocess_config)
+
     if store_cache is None:
-        vectors, failures = _compute(items, get_model, preprocess, None, batch_size, num_workers, progress, done=0)
+        vectors, failures = _compute(items, get_model, get_preprocess(), None, batch_size, num_workers, progress, done=0)
         return _assemble(items, vectors, failures, info)
 
     store = EmbeddingStore(store_cache, info)
+    # The lock covers lookup and computation, so a second process waits and then
+    # finds every vector instead of embedding the same images again.
+    # NOTE: runs of one model on different datasets also wait for each other.
     with store.lock():
         found = store.load({item.sha256 for item in items})
         missing = [item for item in items if item.sha256 not in found]
@@ -906,7 +914,7 @@ def _embed_items(
             computed, failures = _compute(
                 missing,
                 get_model,
-                preprocess,
+                get_preprocess(),
                 store,
                 batch_size,
                 num_workers,

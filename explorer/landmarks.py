@@ -1,8 +1,8 @@
 """Facial landmarks: phenotype fidelity scores, a landmark filter and facial measurements.
 
-Landmarks come from the dataset (RDFace ``face_info.csv``: five RetinaFace
-points; the demo: 68 points in iBUG order) or, for datasets without them,
-from dlib's offline predictors (optional extra, see :func:`detect_landmarks`).
+Landmarks come from the dataset: five RetinaFace points in RDFace's
+``face_info.csv``, 68 points in iBUG order in the demo. Datasets without them
+can use dlib's offline predictors (optional extra, see :func:`detect_landmarks`).
 
 Two fidelity scores compare each image's landmark shape with the real images
 of its condition:
@@ -226,7 +226,8 @@ def landmark_scores(manifest: pd.DataFrame, landmarks: LandmarkSet) -> pd.DataFr
     DataFrame
         Columns :data:`SCORE_COLUMNS`, one row per image with landmarks.
         ``rdface_score`` is NaN for a condition without real landmarks;
-        ``shape_score`` is NaN with fewer than two; ``reason`` says why.
+        ``shape_score`` is NaN with fewer than two, and ``reason`` then
+        gives the sample size.
         Real images are scored leave-one-out for ``shape_score`` (against the
         mean of the other real images) and, as in RDFace, in-sample for
         ``rdface_score``.
@@ -326,8 +327,8 @@ def facial_measurements(points: np.ndarray) -> dict[str, float]:
 
     The palpebral fissure slant is the angle of the inner-to-outer canthus line
     against the interpupillary axis, averaged over both eyes, so head roll
-    cancels; positive means the outer canthus is higher (upslanting). Pupils
-    are approximated by the centres of the six eye points.
+    cancels. A positive slant means the outer canthus is higher (upslanting).
+    Pupils are approximated by the centres of the six eye points.
     """
     if points.shape != (68, 2):
         raise ValueError(f"facial measurements need (68, 2) iBUG landmarks, got shape {points.shape}")
@@ -404,7 +405,7 @@ def compare_measurements(
                 interval = None
                 if len(real_values) >= 2 and len(synthetic_values) >= 2:
                     interval = bootstrap_interval(
-                        lambda i, j: synthetic_values[j].mean() - real_values[i].mean(),
+                        lambda i, j, real=real_values, synthetic=synthetic_values: synthetic[j].mean() - real[i].mean(),
                         (len(real_values), len(synthetic_values)),
                         n_bootstrap,
                         rng,

@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from explorer.embeddings import (
     DEFAULT_BATCH_SIZE,
@@ -28,6 +29,10 @@ from explorer.embeddings import (
 from explorer.errors import ProjectionError
 from explorer.projection import MODES, Projection, ProjectionParams, project, with_mode
 
+if TYPE_CHECKING:
+    from explorer.cache import ArtifactCache
+    from explorer.dataset import Dataset
+
 log = logging.getLogger(__name__)
 
 # Word accepted in place of a dataset folder to mean the rendered demo dataset.
@@ -42,7 +47,7 @@ class BuildResult:
     ``projection_errors`` maps a mode that could not be projected to the reason.
     """
 
-    dataset: object
+    dataset: Dataset
     model: ModelInfo
     embeddings: EmbeddingSet
     projections: dict[str, Projection] = field(default_factory=dict)
@@ -84,7 +89,7 @@ def resolve_dataset_root(root: str | os.PathLike[str], *, cache_dir: str | os.Pa
 
 
 def build(
-    root_or_dataset: str | os.PathLike[str] | object,
+    root_or_dataset: str | os.PathLike[str] | Dataset,
     spec: ModelSpec | LoadedModel,
     *,
     cache_dir: str | os.PathLike[str] | None = None,
@@ -153,7 +158,7 @@ def build(
     )
 
 
-def _import(root_or_dataset: object, *, cache_dir: Path, layout: str | None) -> object:
+def _import(root_or_dataset: str | os.PathLike[str] | Dataset, *, cache_dir: Path, layout: str | None) -> Dataset:
     from explorer.dataset import Dataset, load_dataset
 
     if isinstance(root_or_dataset, Dataset):
@@ -162,7 +167,7 @@ def _import(root_or_dataset: object, *, cache_dir: Path, layout: str | None) -> 
     return load_dataset(root, layout=layout)
 
 
-def _model(spec: ModelSpec | LoadedModel, cache: object) -> ModelSpec | LoadedModel:
+def _model(spec: ModelSpec | LoadedModel, cache: ArtifactCache) -> ModelSpec | LoadedModel:
     """Return the spec when its identity is cached (lazy loading), else the loaded model."""
     if isinstance(spec, LoadedModel):
         return spec
@@ -174,10 +179,10 @@ def _model(spec: ModelSpec | LoadedModel, cache: object) -> ModelSpec | LoadedMo
 
 
 def _project_all(
-    dataset: object,
+    dataset: Dataset,
     embeddings: EmbeddingSet,
     projection: ProjectionParams | Sequence[ProjectionParams] | None,
-    cache: object,
+    cache: ArtifactCache,
 ) -> tuple[dict[str, Projection], dict[str, str]]:
     if projection is None:
         return {}, {}

@@ -42,9 +42,9 @@ st.caption("Click a column header to sort; the table starts sorted by the first 
 st.dataframe(report.per_condition_table(k), hide_index=True, key="benchmark_per_condition")
 others = [name for name in report.variant_names if name != "real"]
 if others:
-    shown = st.selectbox("Gain chart for", others, key="benchmark_gain_variant")
-    gains = condition_gains(report.baseline, report.results[shown], k=1)
-    st.plotly_chart(gain_figure(gains, shown), key="benchmark_gain_chart")
+    gain_variant = st.selectbox("Gain chart for", others, key="benchmark_gain_variant")
+    gains = condition_gains(report.baseline, report.results[gain_variant], k=1)
+    st.plotly_chart(gain_figure(gains, gain_variant), key="benchmark_gain_chart")
 
 st.subheader("Confusions")
 confused_variant = st.selectbox("Variant", report.variant_names, key="benchmark_confusion_variant")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from explorer.compare.report import METRIC_LABELS, OVERALL
 from explorer.compare.tables import (
     TABLE_METRICS,
     condition_options,
@@ -15,7 +16,6 @@ from explorer.compare.tables import (
     styled_table,
     wide_table,
 )
-from explorer.compare.report import METRIC_LABELS, OVERALL
 from explorer.landmarks import MEASUREMENTS, filter_summary, landmark_filter
 from explorer.ui.compare import (
     app_comparison,

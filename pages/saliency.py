@@ -135,9 +135,9 @@ for column, ids, label in ((real_column, real_ids, "real"), (synthetic_column, s
     if not ids:
         column.info(f"No {label} image of {condition}.")
         continue
-    shown = column.selectbox(f"{label.capitalize()} image", ids, key=f"saliency_{label}_image")
-    shown_result = compute_result(shown, bundle, same_condition)
-    column.image(result_panel(shown, shown_result, overlay, height=256, is_random=bundle.is_random),
+    shown_id = column.selectbox(f"{label.capitalize()} image", ids, key=f"saliency_{label}_image")
+    shown_result = compute_result(shown_id, bundle, same_condition)
+    column.image(result_panel(shown_id, shown_result, overlay, height=256, is_random=bundle.is_random),
                  width="stretch")
 
 st.subheader(f"Mean saliency of {condition}, faces aligned by their landmarks")
@@ -150,7 +150,7 @@ if st.toggle("Compute the mean maps", key="saliency_means"):
             continue
         bar = column.progress(0.0, text=f"Mean over {len(ids)} {source} images")
         mean = condition_mean_saliency(dataset, ids, bundle, same_condition,
-                                       progress=lambda done, total: bar.progress(done / total))
+                                       progress=lambda done, total, bar=bar: bar.progress(done / total))
         bar.empty()
         column.image(mean_overlay(mean, overlay), caption=f"{source}: mean of {mean.n_images} images",
                      width="stretch")

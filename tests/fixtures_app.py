@@ -19,12 +19,12 @@ from explorer.settings import (
 
 
 def _navigation_only_pages_manager():
-    """Return a PagesManager class that leaves Streamlit's ``pages/`` folder mode off.
+    """Return a PagesManager class that keeps Streamlit's ``pages/`` folder mode off.
 
-    AppTest resets Streamlit's folder-mode flag before every run, and a folder
-    named ``pages`` next to ``app.py`` would then run a switched-to page
-    without ``app.py`` (no sidebar, no banner). The server clears the flag for
-    good on its first run (``explorer.ui.state.disable_pages_directory_mode``).
+    AppTest resets Streamlit's folder-mode flag before every run. The app then
+    leaves that mode by rerunning (``explorer.ui.state.leave_pages_directory_mode``),
+    which a server does once but AppTest would do on every run, dropping
+    button clicks. This class clears the flag as soon as AppTest sets it.
     """
     from streamlit.runtime.pages_manager import PagesManager
 

@@ -85,7 +85,8 @@ def test_build_reports_projection_errors_per_mode(tmp_path, tiny_model_spec):
         pixels = rng.integers(0, 256, size=(32, 32, 3), dtype=np.uint8)
         save_png(Image.fromarray(pixels), root / "synthetic" / "gen" / "alpha" / f"s{index}.png")
 
-    result = build(root, tiny_model_spec, cache_dir=tmp_path / "cache", projection=all_modes(SMALL_MAP))
+    with pytest.warns(UserWarning, match="using 4"):
+        result = build(root, tiny_model_spec, cache_dir=tmp_path / "cache", projection=all_modes(SMALL_MAP))
 
     assert set(result.projections) == {"all"}
     assert "at least 4 usable real images" in result.projection_errors["real"]

@@ -204,10 +204,10 @@ def test_splits_never_leak(protocol, variant_name):
     real_counts = manifest[manifest["source"] == "real"]["condition"].value_counts()
     single_image = set(real_counts.index[real_counts == 1])
 
-    made = protocol.make_splits(manifest)
+    protocol_splits = protocol.make_splits(manifest)
 
-    assert made.splits
-    for split in made.splits:
+    assert protocol_splits.splits
+    for split in protocol_splits.splits:
         train = variant.training_rows(manifest, split.train, split.test)
         test_rows = manifest.iloc[split.test]
         assert set(subjects[train]).isdisjoint(subjects[split.test]), split.name
@@ -219,8 +219,8 @@ def test_splits_never_leak(protocol, variant_name):
 def test_grouped_protocol_tests_each_testable_image_once():
     manifest, _ = make_toy_set()
 
-    made = GroupedKFoldProtocol(n_folds=3).make_splits(manifest)
-    tested = np.concatenate([split.test for split in made.splits])
+    protocol_splits = GroupedKFoldProtocol(n_folds=3).make_splits(manifest)
+    tested = np.concatenate([split.test for split in protocol_splits.splits])
     real = manifest[manifest["source"] == "real"]
     subject_counts = real.groupby("condition")["subject_id"].nunique()
     testable = set(subject_counts.index[subject_counts >= 2])
@@ -233,37 +233,37 @@ def test_grouped_protocol_tests_each_testable_image_once():
 def test_rdface_protocol_uses_fixed_test_part():
     manifest, _ = make_toy_set()
 
-    made = RDFaceProtocol(n_folds=3, seed=7).make_splits(manifest)
-    again = RDFaceProtocol(n_folds=3, seed=7).make_splits(manifest)
-    test_parts = {tuple(split.test) for split in made.splits}
+    protocol_splits = RDFaceProtocol(n_folds=3, seed=7).make_splits(manifest)
+    repeated = RDFaceProtocol(n_folds=3, seed=7).make_splits(manifest)
+    test_parts = {tuple(split.test) for split in protocol_splits.splits}
 
-    assert len(made.splits) == 3
+    assert len(protocol_splits.splits) == 3
     assert len(test_parts) == 1
-    assert [tuple(split.train) for split in made.splits] == [tuple(split.train) for split in again.splits]
+    assert [tuple(split.train) for split in protocol_splits.splits] == [tuple(split.train) for split in repeated.splits]
 
 
 def test_rdface_protocol_clamps_folds_and_names_counts(caplog):
     manifest, _ = make_toy_set(real_counts=(1, 2, 3), images_per_subject=1, synthetic_per_generator=0)
 
     with caplog.at_level("WARNING", logger="explorer.classifier"):
-        made = RDFaceProtocol(n_folds=5).make_splits(manifest)
+        protocol_splits = RDFaceProtocol(n_folds=5).make_splits(manifest)
 
-    assert len(made.splits) == 2
-    assert "using 2 fold(s)" in made.notes[0]
-    assert "condition-02 (2)" in made.notes[0]
+    assert len(protocol_splits.splits) == 2
+    assert "using 2 fold(s)" in protocol_splits.notes[0]
+    assert "condition-02 (2)" in protocol_splits.notes[0]
     assert "using 2 fold(s)" in caplog.text
 
 
 def test_rare_protocol_reports_single_subject_conditions():
     manifest, _ = make_toy_set(real_counts=(1, 2, 4), images_per_subject=2)
 
-    made = RareGalleryProtocol(n_splits=3).make_splits(manifest)
-    result = sorted(made.untested)
+    protocol_splits = RareGalleryProtocol(n_splits=3).make_splits(manifest)
+    result = sorted(protocol_splits.untested)
     expected = ["condition-00", "condition-01", "condition-03", "condition-04", "condition-06", "condition-07"]
 
     assert result == expected
-    assert made.untested["condition-00"].startswith("not evaluable")
-    for split in made.splits:
+    assert protocol_splits.untested["condition-00"].startswith("not evaluable")
+    for split in protocol_splits.splits:
         tested_subjects = manifest.iloc[split.test].groupby("condition")["subject_id"].nunique()
         assert (tested_subjects == 1).all()
 

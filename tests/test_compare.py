@@ -179,6 +179,20 @@ def _toy_manifest(n_real_per_condition: list[int], n_synthetic: int, dim: int = 
     return pd.DataFrame(rows), np.array(vectors)
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("nearest_k", 0, "nearest_k must be at least 1, got 0"),
+        ("n_bootstrap", -1, "n_bootstrap must be at least 0, got -1"),
+        ("memorisation_percentile", 0.0, r"memorisation_percentile must be in \(0, 100\], got 0.0"),
+        ("memorisation_threshold", 1.5, r"must be in \[-1, 1\], got 1.5"),
+    ],
+)
+def test_settings_reject_invalid_values(field, value, message):
+    with pytest.raises(r.ComparisonError, match=message):
+        CompareSettings(**{field: value})
+
+
 def test_compare_rejects_misaligned_vectors():
     manifest, vectors = _toy_manifest([3, 3], 4)
 

@@ -87,7 +87,7 @@ def test_compare_rejects_zero_neighbours(demo_root, tmp_path, capsys):
     status = main(["compare", str(demo_root), "--demo-truth", "--out", str(tmp_path), "--nearest-k", "0"])
 
     assert status == 2
-    assert "--nearest-k must be at least 1, got 0" in capsys.readouterr().err
+    assert "nearest_k must be at least 1, got 0" in capsys.readouterr().err
 
 
 def test_compare_requires_out(demo_root):

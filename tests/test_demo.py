@@ -450,6 +450,7 @@ def test_large_mode_adds_small_annotated_free_images(tmp_path: Path):
     assert set(large["demo_behaviour"]) == {"keep"}
     assert large["condition_code"].nunique() == len(DEMO_CONDITIONS)
     assert decode_image(root / large["path"].iloc[0]).size == (32, 32)
+    assert set(_png_chunk_types(root / large["path"].iloc[0])) == {b"IHDR", b"IDAT", b"IEND"}
     assert set(large["image_id"]) <= set(load_truth(root).index)
     assert calls[-1] == (len(manifest), len(manifest))
     with pytest.raises(FileNotFoundError, match="large-mode images do not"):

@@ -339,3 +339,77 @@ def test_embed_corrupt_chunk_is_recomputed(tiny_model, image_paths, tmp_path, ca
 def test_embed_rejects_mismatched_ids(tiny_model, image_paths):
     with pytest.raises(ValueError, match="2 image ids for 12 images"):
         embed_images(image_paths, tiny_model, image_ids=["a", "b"], cache=False)
+
+
+# --------------------------------------------------------------------------
+# Weights from a local Hugging Face cache (built by the test, never downloaded)
+# --------------------------------------------------------------------------
+
+
+def fake_hub_repo(hub_cache: Path, repo_id: str, files: dict[str, bytes]) -> Path:
+    """Lay out ``files`` as one cached snapshot of ``repo_id`` and return the snapshot folder."""
+    commit = "0" * 40
+    repo = hub_cache / ("models--" + repo_id.replace("/", "--"))
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    for name, data in files.items():
+        (snapshot / name).write_bytes(data)
+    return snapshot
+
+
+@pytest.fixture()
+def hub_cache(tmp_path, monkeypatch) -> Path:
+    import huggingface_hub.constants
+
+    folder = tmp_path / "hub"
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(folder))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return folder
+
+
+def test_tag_weights_found_in_hub_cache(hub_cache, tiny_vit_checkpoint, monkeypatch):
+    import open_clip.pretrained
+
+    fake_hub_repo(hub_cache, "local/tiny-tag", {"open_clip_pytorch_model.bin": tiny_vit_checkpoint.read_bytes()})
+    tag_config = {"url": "", "hf_hub": "local/tiny-tag/", "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)}
+    monkeypatch.setitem(open_clip.pretrained._PRETRAINED, TINY_VIT, {"cached_tag": tag_config})
+
+    result = load_model(ModelSpec(name=TINY_VIT, pretrained="cached_tag"))
+
+    assert result.model_id == f"{TINY_VIT}:cached_tag"
+    assert result.info.weights_path.name == "open_clip_pytorch_model.bin"
+    assert "local--tiny-tag" in str(result.info.weights_path)
+    assert result.preprocess_config.mean == (0.5, 0.5, 0.5)
+
+
+def test_hf_hub_id_loads_from_hub_cache(hub_cache, tiny_vit_checkpoint):
+    import json
+
+    config_path = Path(embeddings.MODEL_CONFIG_DIR) / f"{TINY_VIT}.json"
+    hub_config = {
+        "model_cfg": json.loads(config_path.read_text()),
+        "preprocess_cfg": {"mean": [0.4, 0.4, 0.4], "std": [0.3, 0.3, 0.3]},
+    }
+    fake_hub_repo(
+        hub_cache,
+        "local/tiny-hub",
+        {
+            "open_clip_config.json": json.dumps(hub_config).encode(),
+            "open_clip_pytorch_model.bin": tiny_vit_checkpoint.read_bytes(),
+        },
+    )
+
+    result = load_model(ModelSpec(name="hf-hub:local/tiny-hub", pretrained=None))
+
+    assert result.model_id.startswith("hf-hub:local/tiny-hub:")
+    assert result.is_random is False
+    assert result.preprocess_config.mean == (0.4, 0.4, 0.4)
+    assert result.preprocess_config.image_size == (64, 64)
+    assert result.embed_dim == 32
+
+
+def test_hf_hub_id_missing_offline(hub_cache):
+    with pytest.raises(WeightsNotFoundError, match="'hf-hub:local/absent'.*--checkpoint"):
+        load_model(ModelSpec(name="hf-hub:local/absent", pretrained=None))

@@ -211,3 +211,43 @@ def test_dlib_missing_is_import_error(monkeypatch):
 def test_dlib_model_rejects_unknown_scheme():
     with pytest.raises(ValueError, match="landmark scheme 'retinaface5' is unknown"):
         lm.locate_dlib_model(lm.SCHEME_RETINAFACE5)
+
+
+@pytest.fixture(scope="module")
+def demo_landmarks(demo_root):
+    from explorer.dataset import load_dataset
+
+    dataset = load_dataset(demo_root)
+    landmarks = lm.dataset_landmarks(dataset)
+    behaviour = dataset.manifest[dataset.manifest["source"] == "synthetic"].groupby(["condition", "generator"])["demo_behaviour"].first()
+    return dataset.manifest, landmarks, behaviour
+
+
+def test_demo_landmarks_are_68_points(demo_landmarks):
+    manifest, landmarks, _ = demo_landmarks
+
+    assert landmarks.scheme == lm.SCHEME_IBUG68
+    assert set(landmarks.points) == set(manifest["image_id"])
+
+
+def test_demo_drift_shifts_slant_most(demo_landmarks):
+    manifest, landmarks, behaviour = demo_landmarks
+    table = lm.compare_measurements(lm.measurement_table(manifest, landmarks), n_bootstrap=30)
+    slant = table[table["metric"] == "palpebral_slant_deg"].set_index(["condition", "generator"])["value"]
+    drifting = set(behaviour[behaviour == "drift"].index)
+
+    largest = set(slant.abs().sort_values(ascending=False).index[: len(drifting)])
+
+    assert largest == drifting
+
+
+def test_demo_collapse_lowest_shape_score(demo_landmarks):
+    manifest, landmarks, behaviour = demo_landmarks
+    scores = lm.landmark_scores(manifest, landmarks)
+    synthetic = scores[scores["source"] == "synthetic"]
+    mean_score = synthetic.groupby(["condition", "generator"])["shape_score"].mean().dropna().sort_values()
+    collapsing = set(behaviour[behaviour == "collapse"].index)
+
+    lowest = set(mean_score.index[: len(collapsing)])
+
+    assert lowest == collapsing

@@ -478,3 +478,17 @@ def test_region_share_rejects_unknown_feature() -> None:
 
     with pytest.raises(ValueError, match="no region mask for feature"):
         region_share(np.ones((4, 4)), masks, ["ears"])
+
+
+def test_randomise_end_to_end_keeps_text_tower(tiny_vit_classifier) -> None:
+    from explorer.classifier import EndToEndClassifier
+
+    _, loaded = tiny_vit_classifier
+    classifier = EndToEndClassifier(loaded, nn.Linear(loaded.model.visual.output_dim, 3), ["a", "b", "c"])
+    text_weight = classifier.encoder.token_embedding.weight
+
+    result = randomise_model(classifier, n_blocks=1)
+
+    assert torch.equal(result.encoder.token_embedding.weight, text_weight)
+    assert not torch.equal(result.head.weight, classifier.head.weight)
+    assert not torch.equal(result.encoder.visual.proj, classifier.encoder.visual.proj)

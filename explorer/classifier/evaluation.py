@@ -33,9 +33,9 @@ class BenchmarkResult:
     Attributes
     ----------
     protocol : dict
-        The protocol's settings (``protocol`` key holds its name).
+        The protocol's settings, with its name under the ``protocol`` key.
     variant : dict
-        The training-set variant's settings (``name`` key holds its label).
+        The training-set variant's settings, with its label under the ``name`` key.
     head : dict
         The head settings.
     class_names : list of str
@@ -106,7 +106,7 @@ class BenchmarkResult:
             One row per condition: ``condition``, ``status``, ``n_real``,
             ``n_synthetic_train``, ``n_test_images`` (distinct images),
             ``n_predictions`` (images times splits), ``top{k}`` and ``note``.
-            Conditions never tested have NaN accuracies and say why in ``status``.
+            Conditions never tested have NaN accuracies and the reason in ``status``.
         """
         predictions = self.predictions
         grouped = predictions.groupby("condition")
@@ -181,12 +181,12 @@ def run_benchmark(
     conditions = manifest["condition"].astype(str).to_numpy()
     sources = manifest["source"].to_numpy()
     image_ids = manifest["image_id"].astype(str).to_numpy()
-    made = protocol.make_splits(manifest)
+    protocol_splits = protocol.make_splits(manifest)
 
     metric_rows = []
     prediction_frames = []
     synthetic_counts: dict[str, int] = {}
-    for split in made.splits:
+    for split in protocol_splits.splits:
         train = variant.training_rows(manifest, split.train, split.test)
         if len(train) == 0:
             raise ClassifierError(
@@ -239,14 +239,14 @@ def run_benchmark(
             "n_real": [int(real_counts.get(name, 0)) for name in class_names],
             "n_synthetic_train": [synthetic_counts.get(name, 0) for name in class_names],
             "status": [
-                "tested" if name in tested else made.untested.get(name, _untested_reason(name, real_counts))
+                "tested" if name in tested else protocol_splits.untested.get(name, _untested_reason(name, real_counts))
                 for name in class_names
             ],
         }
     )
     log.info(
         "%s protocol, variant %s: %d split(s), %d test image(s)",
-        protocol.name, variant.name, len(made.splits), predictions["image_id"].nunique(),
+        protocol.name, variant.name, len(protocol_splits.splits), predictions["image_id"].nunique(),
     )
     return BenchmarkResult(
         protocol=protocol.params(),
@@ -256,7 +256,7 @@ def run_benchmark(
         split_metrics=pd.DataFrame(metric_rows),
         predictions=predictions,
         conditions=condition_table,
-        notes=list(made.notes),
+        notes=list(protocol_splits.notes),
         top_k=tuple(top_k),
     )
 

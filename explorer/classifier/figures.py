@@ -7,7 +7,7 @@ import pandas as pd
 
 from explorer.classifier.evaluation import MIN_TEST_IMAGES, BenchmarkResult
 
-# Most conditions shown in a confusion view; the most confused ones are kept.
+# Maximum number of conditions in a confusion view; the most confused ones are shown.
 MAX_CONFUSION_CONDITIONS = 25
 # Marks an axis label whose row rests on fewer than MIN_TEST_IMAGES test images.
 FEW_IMAGES_MARK = "*"
@@ -18,9 +18,9 @@ def confusion_table(
 ) -> pd.DataFrame:
     """Count top-1 predictions among the conditions that get confused.
 
-    Only conditions involved in at least one wrong top-1 prediction (as the
-    true or the predicted condition) are kept; when more than
-    ``max_conditions`` are, those with the most errors are kept.
+    Only conditions involved in at least one wrong top-1 prediction, as the
+    true or the predicted condition, are shown. When more than
+    ``max_conditions`` qualify, those with the most errors are shown.
 
     Returns
     -------
@@ -34,10 +34,10 @@ def confusion_table(
     if wrong.empty:
         return pd.DataFrame(dtype=int)
     errors = pd.concat([wrong["condition"], wrong["predicted"]]).value_counts()
-    kept = sorted(errors.index[:max_conditions])
-    inside = predictions[predictions["condition"].isin(kept) & predictions["predicted"].isin(kept)]
+    shown = sorted(errors.index[:max_conditions])
+    inside = predictions[predictions["condition"].isin(shown) & predictions["predicted"].isin(shown)]
     table = pd.crosstab(inside["condition"], inside["predicted"])
-    return table.reindex(index=kept, columns=kept, fill_value=0).fillna(0).astype(int)
+    return table.reindex(index=shown, columns=shown, fill_value=0).fillna(0).astype(int)
 
 
 def confusion_figure(result: BenchmarkResult, max_conditions: int = MAX_CONFUSION_CONDITIONS):
@@ -45,7 +45,7 @@ def confusion_figure(result: BenchmarkResult, max_conditions: int = MAX_CONFUSIO
 
     Rows are normalised to the share of each true condition's predictions; the
     hover text gives the counts. Row labels of conditions with fewer than five
-    distinct test images end in ``*`` and the title says so.
+    distinct test images end in ``*``, and the title then explains the mark.
 
     Returns
     -------

@@ -72,9 +72,9 @@ class RDFaceProtocol:
     Conditions with real images of a single subject (in RDFace: a single real
     image) always go to training. For the others, ``test_fraction`` of each
     condition's subjects form a fixed test part, drawn with ``seed``. The
-    training part is split into ``n_folds`` stratified folds; the model of each
-    fold trains on the other folds and is scored on the fixed test part, so the
-    spread over folds shows how much the result depends on the training images.
+    training part is split into ``n_folds`` stratified folds. The model of each
+    fold trains on the other folds and is scored on the fixed test part. The
+    spread over folds thus shows how much the result depends on the training images.
     """
 
     name: ClassVar[str] = "rdface"
@@ -99,13 +99,14 @@ class RDFaceProtocol:
         real = _real_rows(manifest)
         groups = subject_groups(manifest)
         testable, untested = _testable_conditions(manifest, real, groups, "a single subject")
+        group_condition = _group_condition(manifest, real, groups)
         rng = np.random.default_rng(self.seed)
 
         # Fixed test part: per condition, a share of its subjects (at least one,
         # and never all of them).
         test_groups: list[str] = []
         for condition in testable:
-            condition_groups = _condition_groups(manifest, real, groups, condition)
+            condition_groups = _condition_groups(group_condition, condition)
             n_test = int(round(len(condition_groups) * self.test_fraction))
             n_test = min(max(n_test, 1), len(condition_groups) - 1)
             test_groups.extend(rng.choice(condition_groups, size=n_test, replace=False))
@@ -205,8 +206,9 @@ class RareGalleryProtocol:
                 "in the rare-condition protocol; add images or subject ids"
             )
         rng = np.random.default_rng(self.seed)
+        group_condition = _group_condition(manifest, real, groups)
         condition_groups = {
-            condition: _condition_groups(manifest, real, groups, condition)
+            condition: _condition_groups(group_condition, condition)
             for condition in testable
         }
         splits = []
@@ -283,16 +285,17 @@ def _real_rows(manifest: pd.DataFrame) -> np.ndarray:
 
 
 def _group_condition(manifest: pd.DataFrame, rows: np.ndarray, groups: np.ndarray) -> pd.Series:
-    # The condition each person is filed under (their most common label), so a
-    # subject id that appears under two conditions still lands on one side.
+    # The condition each person is filed under (their most common label, ties
+    # broken by name), so a subject id that appears under two conditions still
+    # lands on one side of every split.
     frame = pd.DataFrame({"group": groups[rows], "condition": manifest["condition"].to_numpy()[rows]})
-    return frame.groupby("group")["condition"].agg(lambda labels: labels.mode().iloc[0])
+    counts = frame.value_counts().rename("count").reset_index()
+    counts = counts.sort_values(["group", "count", "condition"], ascending=[True, False, True])
+    first = counts.drop_duplicates("group")
+    return pd.Series(first["condition"].to_numpy(), index=first["group"].to_numpy())
 
 
-def _condition_groups(
-    manifest: pd.DataFrame, real: np.ndarray, groups: np.ndarray, condition: str
-) -> np.ndarray:
-    group_condition = _group_condition(manifest, real, groups)
+def _condition_groups(group_condition: pd.Series, condition: str) -> np.ndarray:
     return np.sort(group_condition.index[group_condition == condition].to_numpy())
 
 
@@ -315,7 +318,7 @@ def _stratified_group_folds(
     n_folds: int,
     seed: int,
     notes: list[str],
-    what: str,
+    part_name: str,
 ) -> list[np.ndarray]:
     """Return the held-out rows of each fold, or [] when fewer than two folds fit."""
     from sklearn.model_selection import StratifiedGroupKFold
@@ -336,7 +339,7 @@ def _stratified_group_folds(
     if folds < n_folds:
         message = (
             f"{n_folds} folds need {n_folds} subjects in all and {n_folds} images in some "
-            f"condition of the {what}; using {folds} fold(s). Subjects per condition: "
+            f"condition of the {part_name}; using {folds} fold(s). Subjects per condition: "
             f"{counts_text}"
         )
         notes.append(message)
@@ -349,7 +352,7 @@ def _stratified_group_folds(
         # Usual for rare conditions, so this is a note on the results, not a warning.
         listed = ", ".join(f"{condition} ({count})" for condition, count in small.items())
         message = (
-            f"{len(small)} condition(s) of the {what} have fewer subjects than the "
+            f"{len(small)} condition(s) of the {part_name} have fewer subjects than the "
             f"{folds} folds, so some folds lack them: {listed}"
         )
         notes.append(message)

@@ -216,9 +216,9 @@ def align_embeddings(
     dropped = manifest_ids[~present].tolist()
     if dropped:
         log.warning("%d image(s) have no embedding and are left out of the benchmark", len(dropped))
-    kept = manifest[present].reset_index(drop=True)
-    rows = [index[image_id] for image_id in kept["image_id"].astype(str)]
-    return kept, np.asarray(vectors)[rows], dropped
+    embedded = manifest[present].reset_index(drop=True)
+    rows = [index[image_id] for image_id in embedded["image_id"].astype(str)]
+    return embedded, np.asarray(vectors)[rows], dropped
 
 
 def default_variant_names(manifest: pd.DataFrame) -> list[str]:

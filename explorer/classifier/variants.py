@@ -95,11 +95,16 @@ REAL_ONLY = TrainingVariant("real")
 def parse_variant(text: str, manifest: pd.DataFrame | None = None) -> TrainingVariant:
     """Read a variant from its name.
 
-    Accepted forms: ``real``; ``real+synthetic``; ``real+synthetic:GENERATOR``;
-    ``real+filtered`` (top half of each condition's synthetic images by the
-    ``filter_score`` column); ``real+filtered:COLUMN`` or
-    ``real+filtered:COLUMN>=VALUE``; ``synthetic`` and ``synthetic:GENERATOR``
-    (trained on synthetic images only, tested on real ones).
+    Accepted forms:
+
+    - ``real``: real training images only.
+    - ``real+synthetic`` and ``real+synthetic:GENERATOR``: plus all synthetic
+      images, or those of one generator.
+    - ``real+filtered``: plus the top half of each condition's synthetic images
+      by the ``filter_score`` column. ``real+filtered:COLUMN`` names another
+      column, and ``real+filtered:COLUMN>=VALUE`` keeps scores of at least VALUE.
+    - ``synthetic`` and ``synthetic:GENERATOR``: synthetic images only, tested
+      on real ones.
 
     Parameters
     ----------
@@ -217,15 +222,15 @@ def _filter_by_score(frame: pd.DataFrame, variant: TrainingVariant) -> pd.DataFr
     scores = pd.to_numeric(frame[variant.score_column], errors="coerce")
     scored = frame[scores.notna()].assign(_score=scores[scores.notna()])
     if variant.min_score is not None:
-        kept = scored[scored["_score"] >= variant.min_score]
+        selected = scored[scored["_score"] >= variant.min_score]
     else:
         # Keep the best share of each condition's images, at least one.
         keep = variant.keep_fraction or DEFAULT_KEEP_FRACTION
         ranked = scored.groupby("condition")["_score"].rank(ascending=False, method="first")
         sizes = scored.groupby("condition")["_score"].transform("size")
-        kept = scored[ranked <= np.maximum(1, np.ceil(sizes * keep))]
+        selected = scored[ranked <= np.maximum(1, np.ceil(sizes * keep))]
     log.info(
         "variant %s keeps %d of %d synthetic images by %s",
-        variant.name, len(kept), len(frame), variant.score_column,
+        variant.name, len(selected), len(frame), variant.score_column,
     )
-    return kept.drop(columns="_score")
+    return selected.drop(columns="_score")

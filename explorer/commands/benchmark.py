@@ -11,11 +11,15 @@ HELP = "train classifier heads on the embeddings and print benchmark tables for 
 
 PROTOCOL_CHOICES = ("rdface", "grouped", "rare")
 HEAD_CHOICES = ("linear_probe", "nearest_class_mean")
+# The k values every run computes (explorer.classifier.TOP_K), repeated here so --help imports nothing heavy.
+TOP_K_CHOICES = (1, 5, 10, 30)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the dataset folder, protocol, variant and head options, and the model flags."""
-    parser.add_argument("dataset_dir", type=Path, metavar="DATASET_DIR", help="dataset folder")
+    parser.add_argument(
+        "dataset_dir", type=Path, metavar="DATASET_DIR", help="dataset folder, or 'demo' for the demo dataset"
+    )
     parser.add_argument(
         "--protocol",
         choices=PROTOCOL_CHOICES,
@@ -48,7 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of every random split (default 0)")
     parser.add_argument(
-        "--top-k", type=int, default=1, help="k of the per-condition table and its gains (default 1)"
+        "--top-k",
+        type=int,
+        choices=TOP_K_CHOICES,
+        default=1,
+        help="k of the per-condition table and its gains (default 1)",
     )
     parser.add_argument(
         "--csv", type=Path, default=None, metavar="FILE",
@@ -73,14 +81,20 @@ def run(args: argparse.Namespace) -> int:
     from explorer.cache import ArtifactCache
     from explorer.classifier import HeadSettings, benchmark_report
     from explorer.commands.common import model_spec_from_args
-    from explorer.dataset import load_dataset
-    from explorer.embeddings import embed_dataset, tqdm_progress
+    from explorer.embeddings import tqdm_progress
+    from explorer.pipeline import build
 
     protocol = protocol_from_args(args)
-    dataset = load_dataset(args.dataset_dir, layout=args.layout)
-    spec = model_spec_from_args(args)
     cache = ArtifactCache(args.cache_dir)
-    embeddings = embed_dataset(dataset, spec, cache=cache, progress=tqdm_progress())
+    built = build(
+        args.dataset_dir,
+        model_spec_from_args(args),
+        cache_dir=cache.root,
+        layout=args.layout,
+        projection=None,
+        progress=tqdm_progress(),
+    )
+    dataset, embeddings = built.dataset, built.embeddings
 
     report = benchmark_report(
         dataset.manifest,

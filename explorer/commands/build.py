@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from explorer.commands.common import (
     add_cache_argument,
@@ -11,6 +12,9 @@ from explorer.commands.common import (
     add_model_arguments,
     model_spec_from_args,
 )
+
+if TYPE_CHECKING:
+    from explorer.pipeline import BuildResult
 
 HELP = "import a dataset, embed its images and compute its UMAP maps, all cached for the app"
 
@@ -75,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_summary(result: object) -> str:
+def format_summary(result: BuildResult) -> str:
     """Return the multi-line summary printed after a build."""
     dataset = result.dataset
     embeddings = result.embeddings

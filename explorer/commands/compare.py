@@ -19,7 +19,11 @@ HELP = "compare real and synthetic images per condition and generator and write 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the dataset, model, cache, output and metric arguments."""
     from explorer.compare.memorisation import MEMORISATION_PERCENTILE
-    from explorer.compare.report import DEFAULT_BOOTSTRAP, DEFAULT_NEAREST_K, DEFAULT_PERMUTATIONS
+    from explorer.compare.report import (
+        DEFAULT_BOOTSTRAP,
+        DEFAULT_NEAREST_K,
+        DEFAULT_PERMUTATIONS,
+    )
 
     parser.add_argument("dataset", metavar="DATASET_DIR", help="dataset folder, or the word 'demo' for the demo dataset")
     parser.add_argument("--out", type=Path, required=True, help="folder for the CSV files (created if missing)")
@@ -65,16 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace):
+    """Build the comparison settings; invalid values raise ComparisonError, which the CLI reports."""
     from explorer.compare import CompareSettings
-    from explorer.errors import DatasetError
 
-    for name in ("nearest_k", "bootstrap", "permutations"):
-        if getattr(args, name) < (1 if name == "nearest_k" else 0):
-            raise DatasetError(f"--{name.replace('_', '-')} must be at least {1 if name == 'nearest_k' else 0}, got {getattr(args, name)}")
-    if not 0 < args.memorisation_percentile <= 100:
-        raise DatasetError(
-            f"--memorisation-percentile must be in (0, 100], got {args.memorisation_percentile}"
-        )
     return CompareSettings(
         nearest_k=args.nearest_k,
         n_bootstrap=args.bootstrap,
@@ -88,14 +85,18 @@ def _settings(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     """Embed (or read cached embeddings), compare, write the CSV files and print the findings."""
     from explorer.cache import ArtifactCache
-    from explorer.compare.runner import DEMO_TRUTH, compare_dataset, demo_truth_vectors, write_tables
+    from explorer.compare.runner import (
+        DEMO_TRUTH,
+        compare_dataset,
+        demo_truth_vectors,
+        write_tables,
+    )
     from explorer.compare.tables import defect_findings
+    from explorer.dataset import load_dataset
     from explorer.pipeline import resolve_dataset_root
 
     settings = _settings(args)
     cache = ArtifactCache(args.cache_dir)
-    from explorer.dataset import load_dataset
-
     dataset = load_dataset(resolve_dataset_root(args.dataset, cache_dir=cache.root), layout=args.layout)
 
     if args.demo_truth:

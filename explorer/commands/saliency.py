@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from explorer.commands.common import add_cache_argument, add_layout_argument, add_model_arguments
+from explorer.commands.common import (
+    add_cache_argument,
+    add_layout_argument,
+    add_model_arguments,
+)
 
 HELP = "write the saliency panel (image, overlay, map) of one image as a PNG"
 
@@ -42,8 +46,18 @@ def run(args: argparse.Namespace) -> int:
     from explorer.dataset import load_dataset
     from explorer.embeddings import embed_dataset, load_model
     from explorer.images import decode_image, save_png
-    from explorer.saliency import OverlaySettings, SaliencyError, explain, prepare_input, saliency_panel
-    from explorer.saliency.workflow import SaliencyRequest, build_dataset_explainer, explain_dataset_image
+    from explorer.saliency import (
+        OverlaySettings,
+        SaliencyError,
+        explain,
+        prepare_input,
+        saliency_panel,
+    )
+    from explorer.saliency.workflow import (
+        SaliencyRequest,
+        build_dataset_explainer,
+        explain_dataset_image,
+    )
 
     if args.out.suffix.lower() != ".png":
         raise SaliencyError(f"--out {args.out} must end in .png; the panel is written as PNG")

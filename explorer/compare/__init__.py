@@ -24,8 +24,8 @@ from explorer.compare.phenotype import agreement_table, nearest_centroid_scores
 from explorer.compare.report import (
     METRIC_LABELS,
     OVERALL,
-    ComparisonReport,
     CompareSettings,
+    ComparisonReport,
     align_vectors,
     compare_embeddings,
 )
@@ -35,8 +35,9 @@ __all__ = [
     "MEMORISATION_PERCENTILE",
     "METRIC_LABELS",
     "OVERALL",
-    "ComparisonReport",
     "CompareSettings",
+    "ComparisonError",
+    "ComparisonReport",
     "MemorisationThreshold",
     "MetricValue",
     "agreement_table",

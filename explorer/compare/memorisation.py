@@ -42,7 +42,7 @@ MEMORISATION_COLUMNS = [
 class MemorisationThreshold:
     """Similarity above which a synthetic image counts as a copy, and how it was chosen.
 
-    ``value`` is NaN when it could not be calibrated; ``reason`` then says why.
+    ``value`` is NaN when it could not be calibrated, and ``reason`` then gives the cause.
     ``n_images`` is the number of real images whose nearest different-subject
     similarity entered the percentile.
     """

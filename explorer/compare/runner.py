@@ -14,7 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from explorer.compare.report import ComparisonReport, CompareSettings, align_vectors, compare_embeddings
+from explorer.compare.report import (
+    CompareSettings,
+    ComparisonReport,
+    align_vectors,
+    compare_embeddings,
+)
 from explorer.compare.tables import defect_findings, wide_table
 
 log = logging.getLogger(__name__)

@@ -1,9 +1,9 @@
 """Tables and images built from a :class:`ComparisonReport` for the page, the CLI and notebooks.
 
 The condition x generator table keeps one numeric column per metric (NaN
-where not computable, so it sorts) next to a text column with the value, its
-95% interval or the "not computable (n=…)" reason, and a concern level per
-cell that the page turns into colours.
+where not computable, so it sorts) next to a text column with the value and
+its 95% interval or the "not computable (n=…)" reason. A concern level per
+cell sets the colours on the page.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class ConcernRule:
 
 
 # Thresholds of the colours. They are rules of thumb for reading the table,
-# not statistical tests; the intervals say how sure each value is.
+# not statistical tests, so read each coloured value together with its interval.
 CONCERN_RULES = {
     r.RELATIVE_SHIFT: ConcernRule(higher_is_worse=True, watch=0.5, high=1.0),
     r.SPREAD_RATIO: ConcernRule(higher_is_worse=False, watch=0.7, high=0.4),
@@ -87,9 +87,13 @@ def concern_level(metric: str, value: float, p_value: float = math.nan) -> int:
     number = p_value if rule is not None and rule.use_p_value else value
     if rule is None or not math.isfinite(number):
         return CONCERN_NONE
-    if rule.higher_is_worse:
-        return CONCERN_HIGH if number >= rule.high else CONCERN_WATCH if number >= rule.watch else CONCERN_NONE
-    return CONCERN_HIGH if number <= rule.high else CONCERN_WATCH if number <= rule.watch else CONCERN_NONE
+    # Flip the sign of "lower is worse" rules so that one comparison serves both directions.
+    sign = 1.0 if rule.higher_is_worse else -1.0
+    if sign * number >= sign * rule.high:
+        return CONCERN_HIGH
+    if sign * number >= sign * rule.watch:
+        return CONCERN_WATCH
+    return CONCERN_NONE
 
 
 def text_column(metric: str) -> str:

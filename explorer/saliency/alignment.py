@@ -1,9 +1,9 @@
 """Landmark alignment for averaging saliency maps over several faces.
 
 Each face's landmarks are mapped onto a mean shape by a similarity transform
-(rotation, uniform scale, translation; no reflection), and its map is warped
-with the same transform, so the mean map compares like with like: eyes on
-eyes, mouth on mouth.
+(rotation, uniform scale and translation, without reflection). Its map is
+warped with the same transform, so the mean map compares eyes with eyes and
+mouths with mouths.
 """
 
 from __future__ import annotations

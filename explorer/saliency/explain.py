@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -12,8 +11,19 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from explorer.saliency.geometry import DEFAULT_FIT_MODE, InputTransform, PreparedInput, map_to_image, prepare_input
-from explorer.saliency.methods import Explainer, MethodSettings, ProgressCallback, method_spec
+from explorer.saliency.geometry import (
+    DEFAULT_FIT_MODE,
+    InputTransform,
+    PreparedInput,
+    map_to_image,
+    prepare_input,
+)
+from explorer.saliency.methods import (
+    Explainer,
+    MethodSettings,
+    ProgressCallback,
+    method_spec,
+)
 
 log = logging.getLogger(__name__)
 
@@ -102,20 +112,3 @@ def explain_image(
         settings=settings,
         progress=progress,
     )
-
-
-def result_key(image_hash: str, model_id: str, head_id: str, method: str, settings: MethodSettings | None,
-               target: str | int | None, fit_mode: str = DEFAULT_FIT_MODE) -> str:
-    """Return the cache key of a saliency result: image, model, head, method, settings, target."""
-    payload = json.dumps(
-        {
-            "image": image_hash,
-            "model": model_id,
-            "head": head_id,
-            "method": settings_key(method, settings),
-            "target": str(target),
-            "fit": fit_mode,
-        },
-        sort_keys=True,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()[:32]

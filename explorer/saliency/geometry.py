@@ -1,7 +1,7 @@
 """Model-input preprocessing with a recorded transform box, and the way back.
 
 Attributions are computed on the model input (a normalised square tensor) and
-must land on the same pixels of the photo the user sees. The preprocessing
+must land on the same pixels of the photo on screen. The preprocessing
 here resizes and pads (or crops) the decoded image itself and records where
 the image sits inside the model input, so a map on the model input can be
 mapped back exactly. Open_clip's own ``preprocess`` does not expose that box,
@@ -31,7 +31,7 @@ _INTERPOLATIONS = {
 
 @dataclass(frozen=True)
 class InputTransform:
-    """Where the original image sits inside the model input.
+    """Placement of the original image inside the model input.
 
     Sizes are ``(width, height)`` in pixels. ``resized_size`` is the image after
     scaling, and ``offset`` is the model-input position of the scaled image's
@@ -101,7 +101,7 @@ def plan_transform(
     input_size : tuple of int
         ``(width, height)`` of the model input.
     mode : {"pad", "crop"}, default "pad"
-        ``"pad"`` scales the longer side to fit and pads the rest; ``"crop"``
+        ``"pad"`` scales the longer side to fit and pads the rest. ``"crop"``
         scales the shorter side to fit and cuts the overhang equally on both sides.
     """
     if mode not in FIT_MODES:
@@ -120,8 +120,8 @@ def plan_transform(
         resized_width, resized_height = max(resized_width, input_width), max(resized_height, input_height)
 
     # Padding centres the image; cropping centres the cut (torchvision rounds the same way).
-    offset_x = int(round((input_width - resized_width) / 2))
-    offset_y = int(round((input_height - resized_height) / 2))
+    offset_x = round((input_width - resized_width) / 2)
+    offset_y = round((input_height - resized_height) / 2)
     return InputTransform(
         image_size=(width, height),
         input_size=(input_width, input_height),
@@ -153,7 +153,7 @@ def prepare_input(image: Image.Image, preprocess_config: Any, *, mode: str = DEF
     transform = plan_transform(rgb.size, input_size_from_config(preprocess_config), mode)
 
     resized = rgb.resize(transform.resized_size, interpolation)
-    fill = tuple(int(round(channel * 255)) for channel in mean)
+    fill = tuple(round(channel * 255) for channel in mean)
     canvas = Image.new("RGB", transform.input_size, fill)
     canvas.paste(resized, transform.offset)
 

@@ -1,8 +1,8 @@
 """Attribution methods (Captum) on an end-to-end image classifier.
 
 The classifier is any ``torch.nn.Module`` that maps a normalised model input
-``(N, 3, H, W)`` to class scores ``(N, n_classes)``; here that is the CLIP image
-encoder followed by L2 normalisation and a linear head. :class:`Explainer`
+``(N, 3, H, W)`` to class scores ``(N, n_classes)``. In the explorer that is
+the CLIP image encoder followed by L2 normalisation and a linear head. :class:`Explainer`
 keeps a private copy of it prepared for attribution: evaluation mode, frozen
 parameters, no in-place activations, and for ViT encoders a tap that exposes
 the patch tokens as a grid for GradCAM.
@@ -165,10 +165,10 @@ def _token_grid_tap_class() -> type:
     class TokenGridTap(nn.Module):
         """Run one transformer block and route its patch tokens through ``grid``.
 
-        ``grid`` is an identity module that sees the patch tokens as a
-        ``(N, width, rows, columns)`` feature map, which is the shape GradCAM
-        expects; the tokens are rebuilt from its output, so gradients flow
-        through it unchanged. Class and register tokens bypass it.
+        ``grid`` is an identity module that receives the patch tokens as a
+        ``(N, width, rows, columns)`` feature map, the shape GradCAM expects.
+        The tokens are rebuilt from its output, so gradients flow through it
+        unchanged. Class and register tokens bypass it.
         """
 
         def __init__(self, block: nn.Module, grid_size: tuple[int, int], batch_first: bool) -> None:
@@ -200,7 +200,7 @@ def _install_vit_tap(vit: Any) -> Any:
     """Wrap the block before the last in a token-grid tap; return the tap's grid module.
 
     The last block's patch tokens do not reach a class-token pooled output, so
-    their gradients are zero; the block before the last is the latest useful one.
+    their gradients are zero. The block before the last is the latest useful one.
     """
     blocks = vit.transformer.resblocks
     index = len(blocks) - 2 if len(blocks) >= 2 else len(blocks) - 1
@@ -316,9 +316,9 @@ class Explainer:
                 )
             return int(target)
         if target not in self.class_names:
-            shown = ", ".join(self.class_names[:10])
+            listed = ", ".join(self.class_names[:10])
             raise SaliencyError(
-                f"condition {target!r} is not one of the classifier's classes ({shown}"
+                f"condition {target!r} is not one of the classifier's classes ({listed}"
                 f"{', ...' if len(self.class_names) > 10 else ''}); choose one of them, "
                 "'predicted' or 'true'"
             )
@@ -436,7 +436,7 @@ def _integrated_gradients(explainer: Explainer, forward: _ForwardCounter, inputs
 
 
 def _blurred(inputs: Any, kernel: int = 31) -> Any:
-    import torch.nn.functional as functional
+    from torch.nn import functional
 
     return functional.avg_pool2d(inputs, kernel, stride=1, padding=kernel // 2, count_include_pad=False)
 

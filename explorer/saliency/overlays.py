@@ -15,7 +15,7 @@ OVERLAY_MODES = ("absolute", "signed", "positive")
 
 @dataclass(frozen=True)
 class OverlaySettings:
-    """How a map is drawn over an image.
+    """Drawing options of a map over an image.
 
     ``mode`` is ``"absolute"`` (magnitude, sequential colormap), ``"signed"``
     (evidence for and against, diverging colormap centred on zero) or

@@ -1,4 +1,4 @@
-"""Checks that say how far a saliency map can be trusted, in numbers and words.
+"""Checks of how far a saliency map can be trusted, in numbers and words.
 
 * Model randomisation: the map is recomputed after re-initialising the head
   and the last encoder blocks. A map that barely changes (high rank
@@ -49,8 +49,20 @@ def _reset_module(module: Any) -> None:
 
 
 def _outside(module: Any, encoder: Any) -> list[Any]:
-    """List the parameterised leaf modules of ``module`` that are not inside ``encoder``."""
-    inside = {id(sub) for sub in encoder.modules()}
+    """List the parameterised leaf modules of ``module`` outside the CLIP model of ``encoder``.
+
+    The whole CLIP model (image tower, text tower, logit scale) counts as the
+    encoder, so only the classifier head remains.
+    """
+    clip_model = next(
+        (
+            sub
+            for sub in module.modules()
+            if getattr(sub, "visual", None) is encoder and hasattr(sub, "encode_image")
+        ),
+        encoder,
+    )
+    inside = {id(sub) for sub in clip_model.modules()}
     return [
         sub
         for sub in module.modules()
@@ -62,8 +74,8 @@ def randomise_model(model: Any, n_blocks: int = DEFAULT_RANDOMISED_BLOCKS, seed:
     """Return a copy of ``model`` with its head and last ``n_blocks`` encoder blocks re-initialised.
 
     For an open_clip ViT the last transformer blocks, the final layer norm and
-    the projection are reset; for a ResNet encoder the last bottlenecks of
-    ``layer4`` and the attention pool. Everything outside the image encoder
+    the projection are reset. For a ResNet encoder the last bottlenecks of
+    ``layer4`` and the attention pool are reset. Everything outside the image encoder
     counts as the head. For any other module the last ``n_blocks + 1``
     parameterised layers (in registration order) are reset.
     """
@@ -237,7 +249,7 @@ def _probability_curve(explainer: Explainer, start: Any, end: Any, order: Any, t
     n_pixels = height * width
     frames = []
     for fraction in fractions:
-        count = int(round(float(fraction) * n_pixels))
+        count = round(float(fraction) * n_pixels)
         mask = torch.zeros(n_pixels, dtype=torch.bool)
         mask[order[:count]] = True
         mask = mask.reshape(1, 1, height, width)
@@ -259,9 +271,9 @@ def perturbation_curves(
 ) -> PerturbationCurves:
     """Compute deletion and insertion curves for a ``(H, W)`` model-input map.
 
-    Deleted pixels become the mean colour (zero input); insertion starts from
-    a blurred copy, so the model does not see a sharp grey image it was never
-    trained on.
+    Deleted pixels become the mean colour (zero input). Insertion starts from
+    a blurred copy, so the model does not start from a flat grey image unlike
+    anything it was trained on.
     """
     import torch
 
@@ -292,8 +304,8 @@ class RegionShare:
     """Share of attribution inside the condition's feature regions.
 
     ``share`` is the fraction of the map's absolute mass inside the union of
-    the regions; ``baseline`` is the fraction a uniform map would put there
-    (the regions' share of the image area). ``pointing_hit`` says whether the
+    the regions. ``baseline`` is the fraction a uniform map would put there,
+    which is the regions' share of the image area. ``pointing_hit`` says whether the
     map's maximum lies inside a region.
     """
 

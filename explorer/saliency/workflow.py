@@ -19,7 +19,12 @@ import numpy as np
 from explorer.saliency.alignment import AlignedMean, aligned_mean
 from explorer.saliency.explain import SaliencyResult, explain, settings_key
 from explorer.saliency.geometry import DEFAULT_FIT_MODE, prepare_input
-from explorer.saliency.methods import Explainer, MethodSettings, ProgressCallback, SaliencyError
+from explorer.saliency.methods import (
+    Explainer,
+    MethodSettings,
+    ProgressCallback,
+    SaliencyError,
+)
 from explorer.saliency.trust import (
     PerturbationCurves,
     RandomisationCheck,
@@ -54,7 +59,7 @@ class DatasetExplainer:
 
 @dataclass(frozen=True)
 class SaliencyRequest:
-    """Which map to compute: method, target, method settings and how to fit the image."""
+    """Request for one map: method, target, method settings and the fit mode."""
 
     method: str = "gradcam"
     target: str | None = "predicted"
@@ -92,8 +97,8 @@ def build_dataset_explainer(dataset: Any, loaded: Any, embeddings: Any | None = 
     if embeddings is None:
         embeddings = embed_dataset(dataset, loaded, progress=progress)
     manifest = dataset.manifest.set_index("image_id").loc[embeddings.image_ids].reset_index()
-    # NOTE: the head is trained on every real image, so maps of real images show a
-    # head that has seen them; benchmark accuracy comes from held-out folds instead.
+    # NOTE: the head is trained on every real image, so a map of a real image shows
+    # a head that has seen that image. Benchmark accuracy comes from held-out folds.
     head = fit_dataset_head(manifest, embeddings.vectors)
     classifier = EndToEndClassifier(loaded, head)
     log.info("saliency head fitted on %d embeddings, %d classes", len(embeddings.image_ids), len(head.class_names))

@@ -9,7 +9,12 @@ from explorer.compare import CompareSettings
 from explorer.compare.report import DEFAULT_BOOTSTRAP, DEFAULT_PERMUTATIONS
 from explorer.compare.runner import DatasetComparison
 from explorer.landmarks import DEFAULT_SHAPE_THRESHOLD, SCORE_HIGHER_IS_BETTER
-from explorer.ui.loaders import app_dataset, app_embeddings, app_projection, session_memo
+from explorer.ui.loaders import (
+    app_dataset,
+    app_embeddings,
+    app_projection,
+    session_memo,
+)
 
 BOOTSTRAP_KEY = "compare_bootstrap"
 PERMUTATIONS_KEY = "compare_permutations"
@@ -60,7 +65,13 @@ def app_comparison(settings: CompareSettings) -> DatasetComparison:
 
 def condition_map(condition: str):
     """Return the Map figure zoomed to one condition (all its images, coloured by generator)."""
-    from explorer.maps import MapFilters, build_map_figure, condition_centroids, filter_map_frame, map_frame
+    from explorer.maps import (
+        MapFilters,
+        build_map_figure,
+        condition_centroids,
+        filter_map_frame,
+        map_frame,
+    )
     from explorer.projection import ProjectionParams
 
     manifest = app_dataset().manifest

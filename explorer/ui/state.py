@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import streamlit as st
 
 from explorer.ui.config import AppConfig
+
+logger = logging.getLogger(__name__)
 
 # Keys shared between pages.
 SELECTED_IDS = "selected_ids"  # list[str]: images selected on the Map page
@@ -29,18 +32,22 @@ def session_defaults(config: AppConfig) -> dict[str, Any]:
     }
 
 
-def disable_pages_directory_mode() -> None:
-    """Make Streamlit route every later run through ``app.py``'s ``st.navigation``.
+def leave_pages_directory_mode() -> None:
+    """Rerun through ``app.py`` when Streamlit started this run in its ``pages/`` folder mode.
 
     Streamlit runs an app whose folder contains ``pages/`` in its older
-    multipage mode until some run calls ``st.navigation``; in that mode a page
-    opened by URL runs without ``app.py``. Clearing the flag here (it is a
-    class attribute of Streamlit's PagesManager, checked at the start of each
-    run) makes the next run use ``app.py`` even if this run did not.
+    multipage mode until some run calls ``st.navigation``. In that mode a page
+    opened by URL on the server's first run executes without ``app.py`` (no
+    sidebar, no banner). Clearing the flag (a class attribute of Streamlit's
+    PagesManager, read at the start of each run) and rerunning sends this
+    same page through ``app.py``'s navigation.
     """
     from streamlit.runtime.pages_manager import PagesManager
 
-    PagesManager.uses_pages_directory = False
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        logger.info("left Streamlit's pages-folder mode; rerunning through app.py")
+        st.rerun()
 
 
 def init_session_state(config: AppConfig | None = None) -> None:
@@ -50,7 +57,7 @@ def init_session_state(config: AppConfig | None = None) -> None:
     (see :func:`explorer.ui.config.app_config_from_environment`). Loaders call
     this too, so a page that runs without ``app.py`` still finds its keys.
     """
-    disable_pages_directory_mode()
+    leave_pages_directory_mode()
     if all(key in st.session_state for key in (SELECTED_IDS, FOCUS_IMAGE_ID, DATASET_ROOT, MODEL_SPEC)):
         return
     if config is None:
