@@ -94,7 +94,7 @@ def time_build(dataset_arg: str, model_args: list[str], cache_root: Path) -> flo
     completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if completed.returncode != 0:
-        raise RuntimeError(f"build failed ({completed.returncode}): {completed.stderr[-2000:]}")
+        raise RuntimeError(f"build command failed with exit status {completed.returncode}: {completed.stderr[-2000:]}")
     return elapsed
 
 

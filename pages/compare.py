@@ -38,8 +38,9 @@ comparison = app_comparison(settings)
 report = comparison.report
 st.caption(f"Embeddings: {comparison.embedding_source}")
 
-st.subheader("What stands out")
+st.subheader("Most extreme cell per check")
 st.dataframe(defect_findings(report.metrics), hide_index=True, width="stretch")
+st.caption("Each check names its most extreme cell, even when nothing is wrong; read the value with its interval.")
 
 st.subheader("Condition × generator")
 shown = st.multiselect(

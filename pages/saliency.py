@@ -127,11 +127,15 @@ if st.toggle("Run the trust checks", value=True, key="saliency_trust"):
 row = manifest.loc[manifest["image_id"].astype(str) == image_id].iloc[0]
 condition = str(row["condition"])
 st.subheader(f"Real and synthetic images of {condition}")
-real_ids = [i for i in image_ids if i in set(manifest.loc[(manifest["condition"] == condition) & (manifest["source"] == "real"), "image_id"].astype(str))]
-synthetic_ids = [i for i in image_ids if i in set(manifest.loc[(manifest["condition"] == condition) & (manifest["source"] == "synthetic"), "image_id"].astype(str))]
+same_rows = manifest.loc[manifest["condition"].astype(str) == condition]
+ids_by_source = {
+    source: [str(image_id) for image_id in same_rows.loc[same_rows["source"] == source, "image_id"]]
+    for source in ("real", "synthetic")
+}
 same_condition = SaliencyRequest(method=method, target=condition, settings=settings, fit_mode=fit_mode)
 real_column, synthetic_column = st.columns(2)
-for column, ids, label in ((real_column, real_ids, "real"), (synthetic_column, synthetic_ids, "synthetic")):
+for column, label in ((real_column, "real"), (synthetic_column, "synthetic")):
+    ids = ids_by_source[label]
     if not ids:
         column.info(f"No {label} image of {condition}.")
         continue

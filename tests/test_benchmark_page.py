@@ -64,10 +64,11 @@ def test_benchmark_page_offers_all_protocols(benchmark_page):
     # Real-only training keeps the three protocol runs short.
     at.multiselect(key="benchmark_variants").set_value([]).run()
     for protocol in ("grouped", "rare"):
-        picker.set_value(protocol).run()
+        at.radio(key="benchmark_protocol").set_value(protocol).run()
         summary = _summary_table(at)
         assert not at.exception, protocol
         assert "macro-F1" in summary.index, protocol
+        assert list(summary.columns) == ["real"], protocol
         assert len(at.get("plotly_chart")) >= 2, protocol
     untested = _table_with_column(at, "status")
     assert set(untested["status"]) == {"not evaluable: a single subject"}

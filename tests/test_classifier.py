@@ -629,3 +629,40 @@ def test_faithful_generator_beats_drifted_one_on_demo_truth(demo_root):
     assert len(drifted) >= 2
     assert (gains.loc[sorted(drifted), "gain"] <= 0).all()
     assert gains.loc[sorted(drifted), "gain"].sum() < 0
+
+
+# --------------------------------------------------------------------------
+# Reports
+# --------------------------------------------------------------------------
+
+
+def test_benchmark_report_tabulates_variants():
+    from explorer.classifier import benchmark_report
+
+    manifest, vectors = make_toy_set(noise=0.6)
+    order = np.random.default_rng(0).permutation(len(manifest))
+
+    report = benchmark_report(
+        manifest, manifest["image_id"].to_numpy()[order][2:], vectors[order][2:],
+        RareGalleryProtocol(n_splits=3), ["synthetic:keep"],
+    )
+    summary = report.summary_table()
+    table = report.per_condition_table()
+
+    assert report.variant_names == ["real", "synthetic:keep"]
+    assert list(summary.columns) == ["real", "synthetic:keep"]
+    assert summary.loc["top-1 (images)", "real"].count("±") == 1
+    assert table["synthetic:keep gain"].is_monotonic_decreasing
+    assert len(report.dropped_image_ids) == 2
+    assert any("left out" in note for note in report.notes())
+    assert any("top-10, top-30 accuracy is 1.0 by construction" in note for note in report.notes())
+
+
+def test_benchmark_report_empty_variant_list_runs_real_only():
+    from explorer.classifier import benchmark_report
+
+    manifest, vectors = make_toy_set()
+
+    report = benchmark_report(manifest, manifest["image_id"], vectors, GroupedKFoldProtocol(), [])
+
+    assert report.variant_names == ["real"]

@@ -122,7 +122,8 @@ def test_wilson_interval_contains_share():
     low, high = m.wilson_interval(3, 10)
 
     assert low < 0.3 < high
-    assert 0 <= low and high <= 1
+    assert low >= 0
+    assert high <= 1
 
 
 def test_format_metric_not_computable_shows_no_number():

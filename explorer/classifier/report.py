@@ -152,6 +152,14 @@ class BenchmarkReport:
                 "every figure here rests on fewer than "
                 f"{MIN_TEST_IMAGES} test images"
             )
+        n_classes = len(self.baseline.class_names)
+        trivial = [k for k in self.baseline.top_k if k >= n_classes]
+        if trivial:
+            listed = ", ".join(f"top-{k}" for k in trivial)
+            notes.append(
+                f"{listed} accuracy is 1.0 by construction, because the heads score only "
+                f"{n_classes} conditions"
+            )
         if self.dropped_image_ids:
             notes.append(
                 f"{len(self.dropped_image_ids)} image(s) without an embedding were left out: "
@@ -229,8 +237,12 @@ def default_variant_names(manifest: pd.DataFrame) -> list[str]:
 
 
 def resolve_variants(names: Sequence[str] | None, manifest: pd.DataFrame) -> list[TrainingVariant]:
-    """Parse variant names (``all`` expands to every available variant), ``real`` first."""
-    if not names:
+    """Parse variant names, ``real`` first.
+
+    ``None`` means :func:`default_variant_names`, an empty list means ``real``
+    alone, and ``all`` expands to every available variant.
+    """
+    if names is None:
         names = default_variant_names(manifest)
     if "all" in names:
         variants = available_variants(manifest)

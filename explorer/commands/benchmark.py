@@ -27,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="rdface: fixed 25%% test part and 5-fold models; grouped: k-fold grouped by "
         "subject; rare: one test subject per condition, rest as gallery (default rdface)",
     )
+
     parser.add_argument(
         "--variant",
         action="append",
@@ -44,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="linear_probe: logistic regression; nearest_class_mean: cosine similarity to "
         "class means (default linear_probe)",
     )
+
     parser.add_argument(
         "--folds", type=int, default=5, help="folds of the rdface and grouped protocols (default 5)"
     )
@@ -51,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--splits", type=int, default=10, help="repetitions of the rare protocol (default 10)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of every random split (default 0)")
+
     parser.add_argument(
         "--top-k",
         type=int,
@@ -62,6 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--csv", type=Path, default=None, metavar="FILE",
         help="also write the per-condition table to this CSV file",
     )
+
     add_layout_argument(parser)
     add_model_arguments(parser)
     add_cache_argument(parser)

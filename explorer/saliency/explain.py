@@ -74,7 +74,10 @@ def explain(
     inputs = prepared.tensor
     with torch.no_grad():
         probabilities = torch.softmax(explainer.scores(inputs), dim=1)[0]
-    target_index = explainer.target_index(target, inputs, true_condition)
+    if target is None or target == "predicted":
+        target_index = int(probabilities.argmax())
+    else:
+        target_index = explainer.target_index(target, inputs, true_condition)
     attribution = explainer.attribute(inputs, target_index, method, settings, progress)
     return SaliencyResult(
         method=method,
