@@ -1,7 +1,7 @@
 """Per-condition galleries: which images to show, in what order, with which captions.
 
-The functions return plain data (frames, strings, similarity scores); the pages
-turn them into thumbnail grids.
+The functions return plain data (frames, strings, similarity scores), and the
+pages turn them into thumbnail grids.
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def similarity_to_nearest_real(
 
 
 def sort_by_similarity(rows: pd.DataFrame, similarity: pd.Series) -> pd.DataFrame:
-    """Order rows by ``similarity`` (highest first); rows without a score go last."""
+    """Order rows by ``similarity``, highest first, with unscored rows last."""
     scores = rows["image_id"].map(similarity)
     order = np.argsort(-scores.fillna(-np.inf).to_numpy(), kind="stable")
     return rows.iloc[order].reset_index(drop=True)

@@ -20,7 +20,7 @@ from explorer.errors import ProjectionError
 logger = logging.getLogger(__name__)
 
 # Columns of a map frame, in order. The first four are shown on hover and
-# carried in each point's customdata; customdata[0] is always the image_id.
+# carried in each point's customdata, whose first entry is always the image_id.
 HOVER_COLUMNS = ("image_id", "condition", "source", "generator")
 MAP_COLUMNS = (*HOVER_COLUMNS, "x", "y")
 COLOR_FIELDS = ("condition", "source", "generator")
@@ -79,7 +79,7 @@ def map_frame(manifest: pd.DataFrame, image_ids: Sequence[str], coordinates: np.
     if coordinates.ndim != 2 or coordinates.shape != (len(image_ids), 2):
         raise ProjectionError(
             f"map coordinates have shape {coordinates.shape}, expected ({len(image_ids)}, 2) "
-            "(one x, y pair per projected image); rebuild the projection"
+            "(one x, y pair per projected image). Rebuild the projection."
         )
 
     points = pd.DataFrame({"image_id": list(image_ids), "x": coordinates[:, 0], "y": coordinates[:, 1]})
@@ -116,7 +116,7 @@ def downsample_for_drawing(
     The choice is deterministic: rows are ranked by a hash of their image_id, so
     the same image stays drawn when filters change. Each condition first gets
     ``min(count, min_per_condition)`` rows (one row each if even that exceeds
-    ``max_points``); the remaining budget is shared in proportion to what each
+    ``max_points``). The remaining budget is shared in proportion to what each
     condition has left.
 
     Returns
@@ -191,7 +191,7 @@ def build_map_figure(
 ):
     """Build the plotly scatter of a map frame.
 
-    There is one trace per value of ``color_by``; the marker symbol shows real
+    There is one trace per value of ``color_by``, and the marker symbol shows real
     (circle) vs synthetic (diamond). Each point's customdata is
     ``[image_id, condition, source, generator]``, so a selection event can be
     mapped to rows by id whatever the trace order (plotly numbers points per
@@ -207,7 +207,7 @@ def build_map_figure(
     centroids : pandas.DataFrame, optional
         Output of ``condition_centroids``.
     webgl : bool, optional
-        Use ``Scattergl``; by default from ``WEBGL_MIN_POINTS`` points on.
+        Use ``Scattergl``. By default it is used from ``WEBGL_MIN_POINTS`` points on.
     height : int
         Figure height in pixels.
 
@@ -260,7 +260,7 @@ def build_map_figure(
             }
         )
 
-    # Legend entries for the marker symbols; they carry no points.
+    # Legend entries for the marker symbols, without points.
     for source, symbol in SOURCE_SYMBOLS.items():
         traces.append(
             {
@@ -287,7 +287,7 @@ def build_map_figure(
         "xaxis": {"title": {"text": "UMAP 1"}, "showticklabels": False, "zeroline": False},
         "yaxis": {"title": {"text": "UMAP 2"}, "showticklabels": False, "zeroline": False},
     }
-    # Validating every point array takes about a second at 20,000 points; the
+    # Validating every point array takes about a second at 20,000 points. The
     # trace dicts are fixed by this function, and tests check their structure.
     return go.Figure(data=traces, layout=layout, _validate=False)
 
@@ -394,7 +394,7 @@ def selection_image_ids(selection: Mapping, frame: pd.DataFrame) -> list[str]:
     Returns
     -------
     list of str
-        Selected image_ids in ``frame`` order; ids unknown to ``frame`` (such as
+        Selected image_ids in ``frame`` order. Ids unknown to ``frame`` (such as
         centroid markers) are ignored.
     """
     chosen: set[str] = set()
@@ -431,7 +431,7 @@ def nearest_neighbours(
     image_ids : sequence of str
         Id of each row of ``vectors``.
     query_id : str
-        Image to search around; it is never returned as its own neighbour.
+        Image to search around. It is never returned as its own neighbour.
     candidate_ids : sequence of str
         Images to search among (for example all real images).
     k : int

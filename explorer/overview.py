@@ -15,7 +15,7 @@ def source_generator_counts(manifest: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``source, generator, images``; real rows have the generator
+        Columns ``source, generator, images``. Real rows have the generator
         ``'(real)'``.
     """
     generator = manifest["generator"].fillna("").replace("", REAL_GENERATOR_LABEL)

@@ -38,7 +38,10 @@ st.dataframe(report.split_counts(), hide_index=True, key="benchmark_counts")
 
 st.subheader("Per condition")
 k = st.selectbox("Top-k of the per-condition table", TOP_K, key="benchmark_condition_k")
-st.caption("Click a column header to sort; the table starts sorted by the first variant's gain. " + few_images_caption())
+st.caption(
+    "Click a column header to sort; the table starts sorted by the first variant's gain. "
+    + few_images_caption()
+)
 st.dataframe(report.per_condition_table(k), hide_index=True, key="benchmark_per_condition")
 others = [name for name in report.variant_names if name != "real"]
 if others:

@@ -27,7 +27,7 @@ labels = {row["condition"]: condition_label(row) for _, row in counts.iterrows()
 controls = st.columns([3, 1, 1])
 condition = controls[0].selectbox(
     "Condition", options=list(labels), format_func=labels.get, key="gallery_condition",
-    help="Type to search; the counts are real and synthetic images.",
+    help="Type to search. The counts are real and synthetic images.",
 )
 size = controls[1].selectbox("Thumbnail size", options=list(THUMBNAIL_SIZES), index=1, key="gallery_size")
 max_images = controls[2].number_input("Images per row", min_value=1, max_value=200, value=14, key="gallery_max")

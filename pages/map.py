@@ -22,7 +22,7 @@ from explorer.ui.loaders import app_dataset, app_embeddings, app_projection, ses
 from explorer.ui.map_view import CHART_KEY, chart_is_mounted, focus_panel, page_path_if_present, update_selection
 from explorer.ui.widgets import thumbnail_grid
 
-# Thumbnails shown for a selection; the CSV download always holds all of it.
+# Thumbnails shown for a selection. The CSV download always contains all of it.
 MAX_SELECTION_THUMBNAILS = 36
 FIT_MODES = {"all": "Fit on all images", "real": "Fit on real, place synthetic"}
 SALIENCY_PAGE = "pages/saliency.py"
@@ -72,8 +72,8 @@ update_selection(event, visible, mounted)
 caption = f"{len(visible):,} images on the map"
 if len(drawn) < len(visible):
     caption = (
-        f"Drawing {len(drawn):,} of {len(visible):,} points (a fixed subsample that keeps every condition); "
-        "box and lasso selections count all points inside them."
+        f"Drawing {len(drawn):,} of {len(visible):,} points (a fixed subsample that keeps every condition). "
+        "Box and lasso selections count all points inside them."
     )
 if len(frame) < len(manifest):
     caption += f" {len(manifest) - len(frame):,} images have no point (embedding or projection failed)."

@@ -84,6 +84,19 @@ def test_overview_shows_counts_and_report(app_env, demo_root):
     assert counts["images"].sum() == len(manifest)
 
 
+def test_overview_defaults_to_demo_dataset(app_env, demo_root, monkeypatch):
+    monkeypatch.delenv("RDFACE_EXPLORER_DATASET")
+    manifest = _manifest(demo_root)
+
+    at = _start()
+
+    _assert_clean(at)
+    assert at.session_state["dataset_root"] is None
+    assert at.sidebar.markdown[0].value == "**Dataset:** demo (procedural faces, no real photos)"
+    metrics = {metric.label: metric.value for metric in at.metric}
+    assert metrics["Images"] == f"{len(manifest):,}"
+
+
 def test_map_draws_scatter_with_every_point(app_env, demo_root):
     manifest = _manifest(demo_root)
 

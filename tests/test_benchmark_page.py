@@ -50,6 +50,8 @@ def test_benchmark_page_shows_tables(benchmark_page):
     assert "real+synthetic gain" in per_condition.columns
     assert per_condition["real+synthetic gain"].is_monotonic_decreasing
     assert any("fewer than 5 test images" in info.value for info in at.info)
+    charts = [chart.key for chart in at.get("plotly_chart")]
+    assert charts == ["benchmark_gain_chart", "benchmark_confusion"]
 
 
 def test_benchmark_page_offers_all_protocols(benchmark_page):
@@ -69,7 +71,7 @@ def test_benchmark_page_offers_all_protocols(benchmark_page):
         assert not at.exception, protocol
         assert "macro-F1" in summary.index, protocol
         assert list(summary.columns) == ["real"], protocol
-        assert len(at.get("plotly_chart")) >= 2, protocol
+        assert [chart.key for chart in at.get("plotly_chart")] == ["benchmark_confusion"], protocol
     untested = _table_with_column(at, "status")
     assert set(untested["status"]) == {"not evaluable: a single subject"}
 

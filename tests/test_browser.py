@@ -131,5 +131,30 @@ def test_pages_render_in_chromium(streamlit_server):
                     assert images.count() >= 1
                     natural_width = images.first.evaluate("img => img.naturalWidth")
                     assert 0 < natural_width <= 256  # thumbnails only, never the full image
+
+            # A box drawn over the whole map selects points through the real browser event.
+            page.goto(f"{streamlit_server}/map", timeout=PAGE_RENDER_S * 1000)
+            _wait_until_idle(page)
+            page.wait_for_selector(".js-plotly-plot .nsewdrag", timeout=PAGE_RENDER_S * 1000)
+            plot = page.locator(".js-plotly-plot").first
+            plot.hover()
+            page.locator('.modebar-btn[data-title="Box Select"]').first.click()
+            area = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+            page.mouse.move(area["x"] + 5, area["y"] + 5)
+            page.mouse.down()
+            page.mouse.move(area["x"] + area["width"] / 2, area["y"] + area["height"] / 2, steps=5)
+            page.mouse.move(area["x"] + area["width"] - 5, area["y"] + area["height"] - 5, steps=5)
+            page.mouse.up()
+            page.wait_for_function(
+                """() => [...document.querySelectorAll('h3')].some(
+                    h => /^Selection: [1-9]/.test(h.textContent))""",
+                timeout=PAGE_RENDER_S * 1000,
+            )
+            _wait_until_idle(page)
+            page.wait_for_selector('[data-testid="stImage"] img', timeout=PAGE_RENDER_S * 1000)
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(ARTIFACTS / "map-selection.png"), full_page=True)
+            assert page.locator('[data-testid="stException"]').count() == 0
+            assert page.locator('[data-testid="stImage"] img').count() >= 1
         finally:
             browser.close()

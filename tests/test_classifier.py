@@ -543,8 +543,6 @@ def test_end_to_end_logits_equal_head_scores(tiny_loaded_model, settings):
 
 
 def test_end_to_end_gradients_reach_pixels_with_frozen_encoder(tiny_loaded_model):
-    import torch
-
     from explorer.classifier import EndToEndClassifier
 
     images = _random_images(2, seed=1)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from explorer.classifier.heads import ClassifierError, HeadSettings, fit_head
+from explorer.classifier.heads import DEFAULT_HEAD, ClassifierError, HeadSettings, fit_head
 from explorer.classifier.metrics import (
     TOP_K,
     macro_f1,
@@ -146,7 +146,7 @@ def run_benchmark(
     vectors: np.ndarray,
     protocol: Protocol,
     variant: TrainingVariant = REAL_ONLY,
-    head: HeadSettings = HeadSettings(),
+    head: HeadSettings = DEFAULT_HEAD,
     top_k: tuple[int, ...] = TOP_K,
 ) -> BenchmarkResult:
     """Train and score one head per split of ``protocol``.
@@ -310,7 +310,7 @@ def fit_dataset_head(
     manifest: pd.DataFrame,
     vectors: np.ndarray,
     variant: TrainingVariant = REAL_ONLY,
-    head: HeadSettings = HeadSettings(),
+    head: HeadSettings = DEFAULT_HEAD,
 ):
     """Train one head on every real image (plus the variant's synthetic images).
 

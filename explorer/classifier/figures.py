@@ -109,7 +109,7 @@ def gain_figure(gains: pd.DataFrame, variant_name: str):
 
     few = gains["n_test_images"] < MIN_TEST_IMAGES
     labels = [
-        f"{name}{FEW_IMAGES_MARK if is_few else ''}" for name, is_few in zip(gains["condition"], few)
+        f"{name}{FEW_IMAGES_MARK if is_few else ''}" for name, is_few in zip(gains["condition"], few, strict=True)
     ]
     colours = np.where(gains["gain"].fillna(0) >= 0, "#2b8cbe", "#de2d26")
     figure = go.Figure(

@@ -72,6 +72,10 @@ class HeadSettings:
             raise ClassifierError(f"max_iter must be at least 1, got {self.max_iter}")
 
 
+# Default head settings, shared as a default argument (the dataclass is frozen).
+DEFAULT_HEAD = HeadSettings()
+
+
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     """Scale each row to unit length; zero rows stay zero."""
     vectors = np.asarray(vectors, dtype=np.float64)
@@ -150,7 +154,7 @@ def fit_head(
     vectors: np.ndarray,
     labels: np.ndarray | list[str],
     class_names: list[str] | tuple[str, ...],
-    settings: HeadSettings = HeadSettings(),
+    settings: HeadSettings = DEFAULT_HEAD,
 ) -> LinearHead:
     """Train a head on embeddings and their condition labels.
 

@@ -78,7 +78,6 @@ class RDFaceProtocol:
     """
 
     name: ClassVar[str] = "rdface"
-    title: ClassVar[str] = "RDFace: fixed 25% test part, 5-fold models"
     test_fraction: float = 0.25
     n_folds: int = 5
     seed: int = 0
@@ -136,7 +135,6 @@ class GroupedKFoldProtocol:
     """
 
     name: ClassVar[str] = "grouped"
-    title: ClassVar[str] = "Grouped k-fold: stratified, grouped by subject"
     n_folds: int = 5
     seed: int = 0
 
@@ -182,7 +180,6 @@ class RareGalleryProtocol:
     """
 
     name: ClassVar[str] = "rare"
-    title: ClassVar[str] = "Rare conditions: one test subject per condition"
     n_splits: int = 10
     seed: int = 0
 
@@ -250,7 +247,7 @@ def subject_groups(manifest: pd.DataFrame) -> np.ndarray:
     return np.array(
         [
             f"subject:{subject}" if subject else f"image:{image_id}"
-            for subject, image_id in zip(subjects, image_ids)
+            for subject, image_id in zip(subjects, image_ids, strict=True)
         ],
         dtype=object,
     )

@@ -20,7 +20,7 @@ from explorer.classifier.evaluation import (
     condition_gains,
     run_benchmark,
 )
-from explorer.classifier.heads import ClassifierError, HeadSettings
+from explorer.classifier.heads import DEFAULT_HEAD, ClassifierError, HeadSettings
 from explorer.classifier.metrics import TOP_K
 from explorer.classifier.protocols import Protocol
 from explorer.classifier.store import cached_benchmark
@@ -258,7 +258,7 @@ def benchmark_report(
     vectors: np.ndarray,
     protocol: Protocol,
     variants: Sequence[str | TrainingVariant] | None = None,
-    head: HeadSettings = HeadSettings(),
+    head: HeadSettings = DEFAULT_HEAD,
     *,
     embedding_key: str | None = None,
     cache=None,

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.classifier.evaluation import BenchmarkResult, run_benchmark
-from explorer.classifier.heads import HeadSettings
+from explorer.classifier.heads import DEFAULT_HEAD, HeadSettings
 from explorer.classifier.metrics import TOP_K
 from explorer.classifier.protocols import Protocol
 from explorer.classifier.variants import REAL_ONLY, TrainingVariant
@@ -105,7 +105,7 @@ def cached_benchmark(
     vectors: np.ndarray,
     protocol: Protocol,
     variant: TrainingVariant = REAL_ONLY,
-    head: HeadSettings = HeadSettings(),
+    head: HeadSettings = DEFAULT_HEAD,
     *,
     embedding_key: str,
     cache=None,

@@ -23,7 +23,10 @@ PROTOCOL_LABELS = {
     GroupedKFoldProtocol.name: "Grouped k-fold (by subject)",
     RareGalleryProtocol.name: "Rare conditions (gallery/test)",
 }
-HEAD_LABELS = {"linear_probe": "Linear probe (logistic regression)", "nearest_class_mean": "Nearest class mean (cosine)"}
+HEAD_LABELS = {
+    "linear_probe": "Linear probe (logistic regression)",
+    "nearest_class_mean": "Nearest class mean (cosine)",
+}
 PROTOCOL_HELP = (
     "RDFace: conditions with one subject always train; 25% of the rest is a fixed test part, and "
     "each of k fold models trains on the rest. Grouped k-fold: stratified folds that never split "

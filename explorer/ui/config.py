@@ -28,7 +28,7 @@ class AppConfig:
     """Dataset and model the app starts with.
 
     ``dataset_root`` is None for the demo dataset. ``allowed_roots`` are the
-    folders under which the sidebar may open another dataset; it is empty when
+    folders under which the sidebar may open another dataset. It is empty when
     the sidebar field is off.
     """
 
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--layout",
         default=None,
-        help="dataset layout; detected from the folder when omitted",
+        help="dataset layout (detected from the folder when omitted)",
     )
     add_model_arguments(parser)
     add_cache_argument(parser)

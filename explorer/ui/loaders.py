@@ -5,10 +5,10 @@ only calls ``app_dataset()``, ``app_embeddings()`` and so on.
 
 Caching follows the data's size and sharing:
 
-- the model is a shared read-only resource (``st.cache_resource``);
+- the model is a shared read-only resource (``st.cache_resource``).
 - the dataset, embeddings and projections are kept per session in
   ``st.session_state`` (a bounded memo keyed by content hashes and parameters),
-  because ``st.cache_data`` would copy large arrays on every rerun; across
+  because ``st.cache_data`` would copy large arrays on every rerun. Across
   sessions and restarts the on-disk artifact cache makes them cheap to reload.
 """
 
@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Results kept per session; older entries are dropped first.
+# Results kept per session. The oldest entry is dropped first.
 SESSION_MEMO_SIZE = 8
 _MEMO_KEY = "_loader_memo"
 
@@ -51,7 +51,7 @@ def session_memo(key: Hashable, compute: Callable[[], T]) -> T:
 
 
 class ProgressBar:
-    """A ``st.progress`` bar fed by ``(done, total)`` callbacks; removed when closed."""
+    """A ``st.progress`` bar fed by ``(done, total)`` callbacks and removed by ``close``."""
 
     def __init__(self, text: str) -> None:
         self._text = text

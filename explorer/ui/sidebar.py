@@ -10,7 +10,7 @@ from explorer.ui.config import check_dataset_choice
 
 
 def dataset_sidebar() -> None:
-    """Show the session's dataset and model; offer another dataset when roots are configured."""
+    """Show the session's dataset and model, and offer another dataset when roots are configured."""
     root = st.session_state.get(state.DATASET_ROOT)
     spec = st.session_state[state.MODEL_SPEC]
     sidebar = st.sidebar

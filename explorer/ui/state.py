@@ -46,12 +46,12 @@ def leave_pages_directory_mode() -> None:
 
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
-        logger.info("left Streamlit's pages-folder mode; rerunning through app.py")
+        logger.info("left Streamlit's pages-folder mode, rerunning through app.py")
         st.rerun()
 
 
 def init_session_state(config: AppConfig | None = None) -> None:
-    """Set every shared key that is not set yet; existing values are kept.
+    """Set every shared key that is not set yet, keeping existing values.
 
     ``config`` defaults to the script arguments and environment variables
     (see :func:`explorer.ui.config.app_config_from_environment`). Loaders call

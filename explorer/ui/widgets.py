@@ -40,7 +40,7 @@ NEXT_STEPS: tuple[tuple[type[ExplorerError], str], ...] = (
     (ModelLoadError, "Check the --model, --pretrained and --checkpoint settings the app was started with."),
     (
         DatasetNotFoundError,
-        f"Check the dataset path (--dataset or {ENV_DATASET}); it must be a folder readable by the server.",
+        f"Check the dataset path (--dataset or {ENV_DATASET}). It must be a folder the server can read.",
     ),
     (
         DatasetError,
@@ -48,7 +48,7 @@ NEXT_STEPS: tuple[tuple[type[ExplorerError], str], ...] = (
     ),
     (ProjectionError, "Loosen the filters or add images: a projection needs more points."),
     (CacheError, "Check that the cache folder is writable and has free space, or point RDFACE_EXPLORER_CACHE elsewhere."),
-    (ImageDecodeError, "Replace or remove the image; the Overview page lists every skipped file."),
+    (ImageDecodeError, "Replace or remove the image. The Overview page lists every skipped file."),
 )
 
 
@@ -71,7 +71,7 @@ def show_unexpected_error(error: Exception) -> None:
     logger.exception("page failed unexpectedly")
     st.error(
         f"**Unexpected error** ({type(error).__name__}): {error}\n\n"
-        "**Next step:** reload the page; if it happens again, the server log holds the details to report."
+        "**Next step:** reload the page. If the error comes back, report it with the details from the server log."
     )
 
 
