@@ -29,7 +29,11 @@ PAGES = (
 )
 
 st.set_page_config(page_title="RDFace Explorer", page_icon=":material/face:", layout="wide")
-init_session_state()
+try:
+    init_session_state()
+except ExplorerError as error:
+    show_error(error)
+    st.stop()
 
 pages = [
     st.Page(f"pages/{file}", title=title, icon=icon)

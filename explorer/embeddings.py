@@ -4,7 +4,8 @@ Loading resolves a :class:`ModelSpec` to weights in this order: an explicit
 checkpoint file, then the local Hugging Face cache (and open_clip's own URL
 download folder), then a download with progress. Offline with none of them,
 it raises one :class:`~explorer.errors.WeightsNotFoundError` that explains
-how to supply a checkpoint. Random weights are built only when the spec asks for them.
+how to supply a checkpoint. Random weights are built only when the spec
+requests them.
 
 Embedding decodes images in ``torch.utils.data.DataLoader`` workers with
 :func:`explorer.images.decode_image`, runs the image tower in batches and

@@ -52,7 +52,7 @@ with st.expander("Filters"):
 
 projection = app_projection(ProjectionParams(mode=fit_mode))
 frame = session_memo(
-    ("map-frame", projection.embedding_key, projection.params),
+    ("map-frame", dataset.fingerprint, projection.embedding_key, projection.params),
     lambda: map_frame(manifest, projection.image_ids, projection.coords[["x", "y"]].to_numpy()),
 )
 visible = filter_map_frame(frame, filters)
@@ -67,7 +67,7 @@ event = st.plotly_chart(
     selection_mode=("box", "lasso", "points"),
     width="stretch",
 )
-update_selection(event, visible, mounted)
+update_selection(event, visible, mounted, chart_settings=(color_by, fit_mode, filters, show_centroids))
 
 caption = f"{len(visible):,} images on the map"
 if len(drawn) < len(visible):

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.errors import DatasetError, DatasetNotFoundError
 from explorer.settings import ENV_CHECKPOINT, ENV_DATASET_ROOTS, ENV_WEIGHTS
-from explorer.ui.config import check_dataset_choice, parse_app_arguments
+from explorer.ui.config import AppArgumentError, check_dataset_choice, parse_app_arguments
 from explorer.ui.widgets import RANDOM_WEIGHTS_BANNER
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -140,6 +140,15 @@ def test_map_second_trace_selection_selects_row(app_env, demo_root):
     assert at.subheader[0].value == "Selection: 1 images"
     assert at.get("download_button")
 
+    at.radio(key="map_color_by").set_value("generator").run()
+
+    assert at.session_state["selected_ids"] == [image_id]
+
+    _run_with_selection(at, event)
+    _run_with_selection(at, {"points": [], "point_indices": [], "box": [], "lasso": []})
+
+    assert at.session_state["selected_ids"] == []
+
 
 def test_map_selection_survives_page_visit(app_env, demo_root):
     manifest = _manifest(demo_root)
@@ -187,6 +196,32 @@ def test_map_fit_on_real_places_synthetic(app_env, demo_root):
     names = [trace["name"] for trace in spec["data"]]
     assert "centroids" in names
     assert at.caption[0].value == f"{len(manifest):,} images on the map"
+
+
+def test_map_filters_by_condition_and_source(app_env, demo_root):
+    manifest = _manifest(demo_root)
+    condition = sorted(manifest["condition"].unique())[1]
+    at = _start("pages/map.py")
+
+    at.multiselect(key="map_conditions").set_value([condition])
+    at.multiselect(key="map_sources").set_value(["real"]).run()
+
+    _assert_clean(at)
+    spec = json.loads(_chart(at).proto.spec)
+    drawn = [row for trace in spec["data"] for row in (trace.get("customdata") or [])]
+    expected = manifest[(manifest["condition"] == condition) & (manifest["source"] == "real")]
+    assert sorted(row[0] for row in drawn) == sorted(expected["image_id"])
+    assert {row[1] for row in drawn} == {condition}
+
+
+def test_map_filter_without_points(app_env):
+    at = _start("pages/map.py")
+
+    at.multiselect(key="map_generators").set_value(["(real)"])
+    at.multiselect(key="map_sources").set_value(["synthetic"]).run()
+
+    _assert_clean(at)
+    assert at.caption[0].value == "0 images on the map"
 
 
 def test_galleries_rows_per_generator(app_env, demo_root):
@@ -262,6 +297,11 @@ def test_app_arguments_parse_dataset_and_model(monkeypatch, tmp_path):
     assert result.model_spec.name == "RN50"
     assert result.model_spec.random_weights is True
     assert result.allowed_roots == (tmp_path / "a", tmp_path / "b")
+
+
+def test_app_arguments_reject_invalid_weights():
+    with pytest.raises(AppArgumentError, match="invalid choice: 'foo'"):
+        parse_app_arguments(["--weights", "foo"], environ={})
 
 
 def test_app_arguments_default_to_demo(monkeypatch):

@@ -17,10 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from explorer.embeddings import ModelSpec
-from explorer.errors import DatasetError, DatasetNotFoundError
+from explorer.errors import DatasetError, DatasetNotFoundError, ExplorerError
 from explorer.settings import ENV_DATASET, ENV_DATASET_ROOTS
 
 logger = logging.getLogger(__name__)
+
+
+class AppArgumentError(ExplorerError, ValueError):
+    """A script argument of the app is invalid."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="streamlit run app.py --",
         description="RDFace Explorer app",
         allow_abbrev=False,
+        add_help=False,  # --help would exit the Streamlit script thread
+        exit_on_error=False,
     )
     parser.add_argument(
         "--dataset",
@@ -69,11 +75,23 @@ def parse_app_arguments(argv: Sequence[str], environ: Mapping[str, str] | None =
 
     Unknown arguments are ignored (and logged), because test runners and
     Streamlit itself may leave their own flags in ``sys.argv``.
+
+    Raises
+    ------
+    AppArgumentError
+        If a known argument has an invalid value (for example ``--weights foo``).
     """
     from explorer.commands.common import model_spec_from_args
 
     environ = os.environ if environ is None else environ
-    args, unknown = build_parser().parse_known_args(list(argv))
+    parser = build_parser()
+    try:
+        args, unknown = parser.parse_known_args(list(argv))
+    except argparse.ArgumentError as error:
+        raise AppArgumentError(
+            f"Invalid app argument: {error}. The app takes --dataset DIR, --layout NAME, --cache-dir DIR "
+            "and the model flags listed by `python -m explorer build --help`."
+        ) from error
     if unknown:
         logger.info("app ignores unknown script arguments: %s", " ".join(unknown))
 

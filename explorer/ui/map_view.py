@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Hashable
 from pathlib import Path
 
 import pandas as pd
@@ -38,17 +39,24 @@ def chart_is_mounted() -> bool:
     return CHART_KEY in st.session_state
 
 
-def update_selection(event, frame: pd.DataFrame, mounted: bool) -> None:
-    """Store the selected image_ids when the chart's selection event changed.
+def update_selection(event, frame: pd.DataFrame, mounted: bool, chart_settings: Hashable = None) -> None:
+    """Store the selected image_ids when the user changed the chart's selection.
 
     ``frame`` is every point the map stands for, drawn or not, so box and lasso
-    selections on a downsampled drawing count all points inside them.
+    selections on a downsampled drawing count all points inside them. A chart
+    drawn anew (first visit, return from another page, or other
+    ``chart_settings`` such as colouring and filters) starts with an empty
+    selection, which keeps the stored one instead of clearing it.
     """
     selection = dict(event.get("selection", {})) if event is not None else {}
     signature = json.dumps(selection, sort_keys=True, default=str)
-    if mounted and signature != st.session_state.get(_EVENT_SIGNATURE):
+    previous = st.session_state.get(_EVENT_SIGNATURE)
+    same_chart = mounted and previous is not None and previous[0] == chart_settings
+    changed = previous is None or previous[1] != signature
+    has_selection = any(selection.get(part) for part in ("points", "box", "lasso"))
+    if changed and (same_chart or has_selection):
         st.session_state[state.SELECTED_IDS] = selection_image_ids(selection, frame)
-    st.session_state[_EVENT_SIGNATURE] = signature
+    st.session_state[_EVENT_SIGNATURE] = (chart_settings, signature)
 
 
 def focus_panel(root: Path, manifest: pd.DataFrame, embeddings, image_id: str, k: int, saliency_page: str | None) -> str | None:
