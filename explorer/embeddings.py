@@ -867,11 +867,14 @@ def _embed_items(
         loaded: LoadedModel | None = model
     else:
         spec = model
-        info = resolve_model_info(spec, store_cache) if store_cache is not None else None
+        info = cached_model_info(spec, store_cache) if store_cache is not None else None
         loaded = None
         if info is None:
+            # Load once and keep the model: the batches below need it anyway.
             loaded = load_model(spec)
             info = loaded.info
+            if store_cache is not None:
+                remember_model_info(spec, info, store_cache)
 
     def get_model() -> LoadedModel:
         # Loaded on the first batch that needs it, so a run whose images are all
