@@ -1104,12 +1104,12 @@ class EmbeddingStore:
                 continue
             try:
                 arrays = NPZ.loads(payload)
-                hashes, vectors = arrays["sha256"], arrays["vectors"]
+                chunk_hashes, vectors = arrays["sha256"], arrays["vectors"]
             except (ValueError, KeyError, OSError) as error:
                 log.warning("embedding chunk %s cannot be parsed (%s); deleting it", path, error)
                 path.unlink(missing_ok=True)
                 continue
-            for sha, row in zip(hashes.tolist(), vectors, strict=True):
+            for sha, row in zip(chunk_hashes.tolist(), vectors, strict=True):
                 if hashes is None or sha in hashes:
                     found[sha] = row
         return found
