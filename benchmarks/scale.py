@@ -24,11 +24,11 @@ Typical sequence::
     python benchmarks/scale.py map-page /tmp/scale/demo100k --cache-dir /tmp/scale/cache
 
 Peak memory is reported two ways. ``peak_rss_mb`` is the largest resident set
-of any single process (the kernel's ``ru_maxrss``); ``peak_tree_rss_mb`` is the
-largest sum over the process and its children (DataLoader and render workers),
-sampled from ``/proc`` every :data:`SAMPLE_SECONDS`, so a short spike between
-samples can be missed. Shared pages of forked workers count once per process
-in the sum, so it overstates real use.
+of any single process (the kernel's ``ru_maxrss``). ``peak_tree_rss_mb`` is the
+largest sum over the process and its children (DataLoader and render workers).
+It is sampled from ``/proc`` every :data:`SAMPLE_SECONDS`, so a short spike
+between samples can be missed. Shared pages of forked workers count once per
+process in the sum, so it overstates real use.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def tree_rss_bytes(root_pid: int) -> int:
 
 
 class TreeSampler:
-    """Sample the resident memory of a process tree in a background thread; keep the peak."""
+    """Sampler of the resident memory of a process tree, run in a background thread, that keeps the peak."""
 
     def __init__(self, root_pid: int) -> None:
         self.root_pid = root_pid
@@ -117,7 +117,7 @@ class TreeSampler:
 
 
 def run_measured(command: list[str], env: dict[str, str] | None = None) -> dict:
-    """Run a command; return its wall time, exit code, output tail and peak memory."""
+    """Run a command and return its wall time, exit code, output tail and peak memory."""
     started = time.perf_counter()
     process = subprocess.Popen(
         command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

@@ -16,6 +16,7 @@ from explorer.compare.tables import (
     styled_table,
     wide_table,
 )
+from explorer.errors import ProjectionError
 from explorer.landmarks import MEASUREMENTS, filter_summary, landmark_filter
 from explorer.ui.compare import (
     app_comparison,
@@ -64,7 +65,10 @@ condition = controls[0].selectbox("Condition", condition_options(report), key="c
 generator = controls[1].selectbox("Generator", ["(all)", *generator_options(report)], key="compare_generator")
 chosen_generator = None if generator == "(all)" else generator
 
-st.plotly_chart(condition_map(condition), width="stretch", key="compare_map")
+try:
+    st.plotly_chart(condition_map(condition), width="stretch", key="compare_map")
+except ProjectionError as error:
+    st.info(f"The map of {condition} is not drawn: {error}")
 
 most, least = faithful_extremes(report, condition, chosen_generator, n=GRID_COLUMNS)
 st.subheader("Most faithful synthetic images")

@@ -54,7 +54,7 @@ def many_images(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 @pytest.fixture
 def live_decoded(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    """Count decoded images that are still alive; record the largest count seen."""
+    """Count decoded images that are still alive, and the largest such count."""
     counts = {"live": 0, "peak": 0, "decoded": 0}
     decode = explorer.images.decode_image
 
@@ -73,7 +73,7 @@ def live_decoded(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     return counts
 
 
-def test_embedding_holds_at_most_one_batch_of_decoded_images(
+def test_embedding_keeps_one_batch_decoded(
     many_images: list[Path], live_decoded: dict[str, int]
 ) -> None:
     result = embed_images(many_images, _stub_model(), cache=False, batch_size=BATCH_SIZE, num_workers=0)
@@ -83,7 +83,7 @@ def test_embedding_holds_at_most_one_batch_of_decoded_images(
     assert live_decoded["peak"] <= BATCH_SIZE
 
 
-def test_embedding_writes_vectors_to_the_cache_in_chunks_while_running(
+def test_embedding_writes_chunks_while_running(
     many_images: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(embeddings, "CHUNK_IMAGES", 256)
@@ -104,7 +104,7 @@ def test_embedding_writes_vectors_to_the_cache_in_chunks_while_running(
     assert len(store.chunk_files()) == -(-N_IMAGES // 256)
 
 
-def test_store_load_returns_only_the_requested_hashes(tmp_path: Path) -> None:
+def test_store_load_filters_by_hash(tmp_path: Path) -> None:
     store = EmbeddingStore(ArtifactCache(tmp_path), _stub_model().info)
     store.write_chunk(["a", "b", "c"], np.eye(3, DIM, dtype=np.float32))
     store.write_chunk(["d", "e"], np.eye(2, DIM, dtype=np.float32))
@@ -115,7 +115,7 @@ def test_store_load_returns_only_the_requested_hashes(tmp_path: Path) -> None:
     np.testing.assert_array_equal(result["e"], np.eye(2, DIM, dtype=np.float32)[1])
 
 
-def test_store_load_without_hashes_returns_every_vector(tmp_path: Path) -> None:
+def test_store_load_returns_every_vector(tmp_path: Path) -> None:
     store = EmbeddingStore(ArtifactCache(tmp_path), _stub_model().info)
     store.write_chunk(["a", "b"], np.eye(2, DIM, dtype=np.float32))
 
@@ -124,7 +124,7 @@ def test_store_load_without_hashes_returns_every_vector(tmp_path: Path) -> None:
     assert sorted(result) == ["a", "b"]
 
 
-def test_warm_run_reads_vectors_without_decoding_any_image(
+def test_warm_run_decodes_no_image(
     many_images: list[Path], tmp_path: Path, live_decoded: dict[str, int]
 ) -> None:
     cache = ArtifactCache(tmp_path)

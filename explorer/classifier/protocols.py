@@ -268,7 +268,10 @@ def check_manifest(manifest: pd.DataFrame, n_vectors: int | None = None) -> None
     if not manifest.index.equals(pd.RangeIndex(len(manifest))):
         raise ClassifierError("the manifest index must be 0..n-1; call reset_index(drop=True)")
     if not (manifest["source"] == "real").any():
-        raise ClassifierError("the manifest has no real images; every protocol tests on real images")
+        raise ClassifierError(
+            "the manifest has no real images, but every protocol trains and tests on real images; "
+            "add real images of the conditions (for example real/<condition>/<image>)"
+        )
 
 
 def _check_count(name: str, value: int, minimum: int) -> None:

@@ -77,7 +77,7 @@ ClassScorer = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, l
 
 
 class ComparisonError(ExplorerError, ValueError):
-    """Comparison settings are invalid."""
+    """Comparison settings are invalid, or the dataset has nothing to compare."""
 
 
 @dataclass(frozen=True)
@@ -225,6 +225,11 @@ def compare_embeddings(
     Returns
     -------
     ComparisonReport
+
+    Raises
+    ------
+    ComparisonError
+        When the manifest has synthetic images but no real image.
     """
     settings = settings or CompareSettings()
     vectors = m.normalise_rows(check_inputs(manifest, vectors))
@@ -233,6 +238,11 @@ def compare_embeddings(
     is_synthetic = (manifest["source"] == "synthetic").to_numpy()
     conditions = manifest["condition"].astype(str).to_numpy()
     generators = manifest["generator"].fillna("").astype(str).to_numpy()
+    if is_synthetic.any() and not is_real.any():
+        raise ComparisonError(
+            f"the dataset has {int(is_synthetic.sum())} synthetic images but no real image, so there is "
+            "nothing to compare them with; add real images of the same conditions"
+        )
 
     # One kernel bandwidth for the whole dataset, so MMD values compare across conditions.
     bandwidth_sample = vectors[is_real] if is_real.sum() >= 2 else vectors
