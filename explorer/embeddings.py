@@ -21,7 +21,9 @@ import hashlib
 import json
 import logging
 import os
+import socket
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -58,6 +60,8 @@ HF_CONFIG_NAME = "open_clip_config.json"
 HF_WEIGHTS_NAMES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 # Folder where open_clip stores weights downloaded from a plain URL (the OpenAI files).
 OPEN_CLIP_URL_CACHE = Path("~/.cache/clip")
+# Seconds to wait for a connection to the weights host before calling it unreachable.
+DOWNLOAD_PROBE_TIMEOUT_S = 5.0
 
 # Batching defaults. Batch size trades memory for throughput and 64 keeps a
 # ViT-B-32 batch under 1 GB on CPU; fewer than two batches of work do not pay
@@ -448,6 +452,10 @@ def _resolve_tag_weights(name: str, tag: str, tag_config: dict[str, Any]) -> Pat
     described = f"model {name!r} with pretrained tag {tag!r}"
     if hub_offline():
         raise WeightsNotFoundError(_no_weights_message(described, "HF_HUB_OFFLINE is set"))
+    host = _download_host(hf_hub, url)
+    unreachable = _unreachable_reason(host)
+    if unreachable is not None:
+        raise WeightsNotFoundError(_no_weights_message(described, unreachable))
     import open_clip
 
     log.warning("downloading weights for %s (progress below)", described)
@@ -459,6 +467,29 @@ def _resolve_tag_weights(name: str, tag: str, tag_config: dict[str, Any]) -> Pat
         raise WeightsNotFoundError(_no_weights_message(described, "open_clip has no download source for it"))
     log.info("weights file chosen: %s (downloaded)", downloaded)
     return Path(downloaded)
+
+
+def _download_host(hf_hub: str, url: str) -> str:
+    """Return the host name a download of these weights would contact."""
+    if hf_hub:
+        endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+        return urllib.parse.urlparse(endpoint).hostname or "huggingface.co"
+    return urllib.parse.urlparse(url).hostname or ""
+
+
+def _unreachable_reason(host: str) -> str | None:
+    """Return why ``host`` cannot be reached on port 443, or None when a connection opens.
+
+    One short connection attempt replaces the Hugging Face client's retries,
+    which take about a minute to fail on a machine without network access.
+    """
+    if not host:
+        return None
+    try:
+        with socket.create_connection((host, 443), timeout=DOWNLOAD_PROBE_TIMEOUT_S):
+            return None
+    except OSError as error:
+        return f"cannot connect to {host} ({error})"
 
 
 def _no_weights_message(described: str, reason: str) -> str:
@@ -485,6 +516,9 @@ def _load_hf_hub(spec: ModelSpec, device: str) -> tuple[torch.nn.Module, ModelIn
         described = f"model {spec.name!r}"
         if hub_offline():
             raise WeightsNotFoundError(_no_weights_message(described, "HF_HUB_OFFLINE is set"))
+        unreachable = _unreachable_reason(_download_host(repo_id, ""))
+        if unreachable is not None:
+            raise WeightsNotFoundError(_no_weights_message(described, unreachable))
         log.warning("downloading %s from the Hugging Face Hub (progress below)", repo_id)
         try:
             config_file = Path(open_clip.pretrained.download_pretrained_from_hf(repo_id, filename=HF_CONFIG_NAME))

@@ -139,6 +139,34 @@ def test_load_model_offline_without_weights(tmp_path, monkeypatch):
     assert "--weights random" in message
 
 
+def test_load_model_unreachable_host_fails_fast(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+    import open_clip
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(embeddings, "OPEN_CLIP_URL_CACHE", tmp_path / "clip")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    contacted = []
+
+    def refuse_connection(address, timeout=None):
+        contacted.append(address)
+        raise OSError("Name or service not known")
+
+    def fail_download(*args, **kwargs):
+        raise AssertionError("the download must not start when the host is unreachable")
+
+    monkeypatch.setattr(embeddings.socket, "create_connection", refuse_connection)
+    monkeypatch.setattr(open_clip, "download_pretrained", fail_download)
+
+    with pytest.raises(WeightsNotFoundError) as raised:
+        load_model(ModelSpec(name="ViT-B-32", pretrained="openai"))
+
+    message = str(raised.value)
+    assert contacted == [("huggingface.co", 443)]
+    assert "cannot connect to huggingface.co" in message
+    assert "--checkpoint" in message
+
+
 def test_checkpoint_of_known_tag_gets_tag_preprocessing(tiny_vit_checkpoint, monkeypatch):
     import open_clip.pretrained
 
