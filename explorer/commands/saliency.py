@@ -19,7 +19,7 @@ METHOD_CHOICES = ("gradcam", "ig", "gradshap", "occlusion", "saliency", "inputxg
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the saliency command's arguments."""
     parser.add_argument("image", metavar="IMAGE", help="image id from the dataset manifest, or an image file path")
-    parser.add_argument("--dataset", type=Path, required=True, help="dataset folder whose real images train the head")
+    parser.add_argument("--dataset", type=Path, required=True, help="dataset folder whose real images train the head, or 'demo'")
     parser.add_argument("--method", choices=METHOD_CHOICES, default="gradcam", help="attribution method")
     parser.add_argument(
         "--target",
@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from explorer.cache import ArtifactCache
     from explorer.commands.common import model_spec_from_args
     from explorer.dataset import load_dataset
+    from explorer.pipeline import resolve_dataset_root
     from explorer.embeddings import embed_dataset, load_model
     from explorer.images import decode_image, save_png
     from explorer.saliency import (
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.alpha <= 1:
         raise SaliencyError(f"--alpha {args.alpha} is outside 0..1; pass a value such as 0.5")
 
-    dataset = load_dataset(args.dataset, layout=args.layout)
+    dataset = load_dataset(resolve_dataset_root(args.dataset, cache_dir=args.cache_dir), layout=args.layout)
     loaded = load_model(model_spec_from_args(args))
     cache = ArtifactCache(args.cache_dir)
     embeddings = embed_dataset(dataset, loaded, cache=cache)
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         )
 
     overlay = OverlaySettings(alpha=args.alpha, colormap=args.colormap, mode=args.mode)
-    title = f"{args.method} → {result.target_name} (p={result.probability:.2f})"
+    title = f"{args.method} for {result.target_name} (p={result.probability:.2f})"
     if bundle.is_random:
         title += " RANDOM WEIGHTS"
     panel = saliency_panel(image, result.image_map, overlay, title=title, height=args.height)

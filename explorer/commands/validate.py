@@ -12,17 +12,18 @@ HELP = "import a dataset folder and print its validation report"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the dataset folder and ``--layout``."""
-    parser.add_argument("dataset_dir", type=Path, metavar="DATASET_DIR", help="dataset folder")
+    parser.add_argument("dataset_dir", type=Path, metavar="DATASET_DIR", help="dataset folder, or 'demo' for the demo dataset")
     add_layout_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the report; return 1 when no image is usable, else 0."""
     from explorer.dataset import load_dataset
+    from explorer.pipeline import resolve_dataset_root
     from explorer.errors import DatasetError
 
     try:
-        dataset = load_dataset(args.dataset_dir, layout=args.layout)
+        dataset = load_dataset(resolve_dataset_root(args.dataset_dir), layout=args.layout)
     except DatasetError as error:
         print(f"No usable images: {error}")
         return 1

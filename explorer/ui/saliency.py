@@ -108,7 +108,7 @@ def result_panel(image_id: str, result: Any, overlay: OverlaySettings, *, height
     from explorer.images import decode_image
 
     image = decode_image(app_dataset().image_path(image_id))
-    title = f"{METHODS[result.method].label} → {result.target_name} (p={result.probability:.2f})"
+    title = f"{METHODS[result.method].label} for {result.target_name} (p={result.probability:.2f})"
     if is_random:
         title += " · RANDOM WEIGHTS"
     return saliency_panel(image, result.image_map, overlay, title=title, height=height)
