@@ -3,8 +3,8 @@
 Each test points the app (``RDFACE_EXPLORER_DATASET``) at a bad dataset built
 by the shared builders of ``test_bad_inputs.py`` and drives the real pages
 through ``AppTest``. ``app.py`` turns any exception that reaches it into an
-"Unexpected error" message, so a page that crashed shows that text instead
-of an ``at.exception``; both are checked.
+"Unexpected error" message, so a crashed page shows that text instead of an
+``at.exception``. Every test checks both.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def single_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_empty_folder_page_explains_and_suggests_validate(open_dataset, tmp_path, page):
+def test_empty_folder_page_suggests_validate(open_dataset, tmp_path, page):
     root = open_dataset(tmp_path / "empty")
     root.mkdir()
 
@@ -118,7 +118,7 @@ def test_synthetic_only_overview_lists_conditions(open_dataset, synthetic_root):
     assert "Synthetic conditions without real images: A, B" in [element.value for element in at.markdown]
 
 
-def test_synthetic_only_map_fits_all_but_not_real(open_dataset, synthetic_root):
+def test_synthetic_only_map_rejects_real_fit(open_dataset, synthetic_root):
     open_dataset(synthetic_root)
 
     at = open_page("map")
@@ -144,7 +144,7 @@ def test_synthetic_only_galleries_say_no_real_images(open_dataset, synthetic_roo
     assert_no_traceback(at)
     assert not at.error
     assert info_texts(at) == ["A has no real images."]
-    assert len(at.get("imgs")) == 3
+    assert len(at.image) == 3
 
 
 @pytest.mark.parametrize(
@@ -155,7 +155,7 @@ def test_synthetic_only_galleries_say_no_real_images(open_dataset, synthetic_roo
         ("saliency", "**ClassifierError**: the manifest has no real images"),
     ],
 )
-def test_synthetic_only_model_pages_ask_for_real_images(open_dataset, synthetic_root, page, expected):
+def test_synthetic_only_pages_request_real_images(open_dataset, synthetic_root, page, expected):
     open_dataset(synthetic_root)
 
     at = open_page(page)
@@ -165,12 +165,13 @@ def test_synthetic_only_model_pages_ask_for_real_images(open_dataset, synthetic_
     assert len(errors) == 1
     assert expected in errors[0]
     assert "add real images" in errors[0]
+    assert f"{NEXT_STEP} Fix the cause named above" in errors[0]
 
 
 # --- a condition with a single image ----------------------------------------------------------------
 
 
-def test_single_image_condition_overview_flags_it(open_dataset, single_root):
+def test_single_image_overview_flags_it(open_dataset, single_root):
     open_dataset(single_root)
 
     at = open_page("overview")
@@ -179,12 +180,12 @@ def test_single_image_condition_overview_flags_it(open_dataset, single_root):
     assert not at.error
     assert f"Conditions with a single real image: {SINGLE_CONDITION}" in [element.value for element in at.markdown]
     report = at.dataframe[-1].value
-    assert report[["path", "reason", "severity"]].values.tolist() == [
+    assert report[["image_id", "reason", "severity"]].values.tolist() == [
         [SINGLE_IMAGE_ID, "single_image_condition", "warning"]
     ]
 
 
-def test_single_image_condition_map_draws_every_image(open_dataset, single_root):
+def test_single_image_map_draws_all(open_dataset, single_root):
     open_dataset(single_root)
 
     at = open_page("map")
@@ -198,7 +199,7 @@ def test_single_image_condition_map_draws_every_image(open_dataset, single_root)
     assert at.caption[0].value == "13 images on the map"
 
 
-def test_single_image_condition_gallery_shows_one_real(open_dataset, single_root):
+def test_single_image_gallery_shows_one_real(open_dataset, single_root):
     open_dataset(single_root)
     at = open_page("galleries")
 
@@ -206,12 +207,12 @@ def test_single_image_condition_gallery_shows_one_real(open_dataset, single_root
 
     assert_no_traceback(at)
     assert not at.error
-    rows = [element.value for element in at.markdown if element.value.startswith("**")]
+    rows = [element.value for element in at.main.markdown if element.value.startswith("**")]
     assert rows == ["**Real** — 1 images", "**Synthetic: gen** — 2 images"]
-    assert len(at.get("imgs")) == 3
+    assert len(at.image) == 3
 
 
-def test_single_image_condition_compare_page(open_dataset, single_root):
+def test_single_image_compare_page(open_dataset, single_root):
     open_dataset(single_root)
     at = open_page("compare")
 
@@ -224,7 +225,7 @@ def test_single_image_condition_compare_page(open_dataset, single_root):
 
 
 @pytest.mark.parametrize("protocol", ["rdface", "grouped", "rare"])
-def test_single_image_condition_benchmark_lists_it_untested(open_dataset, single_root, protocol):
+def test_single_image_benchmark_lists_untested(open_dataset, single_root, protocol):
     open_dataset(single_root)
     at = open_page("benchmark")
 
@@ -232,32 +233,35 @@ def test_single_image_condition_benchmark_lists_it_untested(open_dataset, single
 
     assert_no_traceback(at)
     assert not at.error
-    untested = at.dataframe(key="benchmark_untested").value
+    tables = [element.value for element in at.dataframe]
+    untested = next(table for table in tables if "status" in table.columns)
     assert untested["condition"].tolist() == [SINGLE_CONDITION]
     assert untested["n_real"].tolist() == [1]
-    tested = at.dataframe(key="benchmark_per_condition").value
+    tested = next(table for table in tables if "n_test_images" in table.columns)
     assert SINGLE_CONDITION not in tested["condition"].tolist()
 
 
-def test_single_image_condition_saliency_explains_the_image(open_dataset, single_root):
+def test_single_image_saliency_panel(open_dataset, single_root):
     open_dataset(single_root)
     at = open_page("saliency")
-    at.toggle(key="saliency_trust").set_value(False).run()
 
     at.selectbox(key="saliency_image").set_value(SINGLE_IMAGE_ID).run()
+    at.toggle(key="saliency_means").set_value(True).run()
 
     assert_no_traceback(at)
     assert not at.error
+    assert f"No real image of {SINGLE_CONDITION} has landmarks." in info_texts(at)
+    assert at.metric[0].label == "Randomisation rank correlation"
     subheaders = [element.value for element in at.subheader]
     assert f"Real and synthetic images of {SINGLE_CONDITION}" in subheaders
     assert at.selectbox(key="saliency_real_image").options == [SINGLE_IMAGE_ID]
-    assert len(at.get("imgs")) == 3
+    assert len(at.image) == 3
 
 
 # --- too few images for UMAP -------------------------------------------------------------------------
 
 
-def test_tiny_dataset_map_says_umap_needs_more_images(open_dataset, tmp_path):
+def test_tiny_dataset_map_needs_four_images(open_dataset, tmp_path):
     open_dataset(build_tiny(tmp_path / "tiny"))
 
     at = open_page("map")
@@ -272,7 +276,7 @@ def test_tiny_dataset_map_says_umap_needs_more_images(open_dataset, tmp_path):
     assert f"{NEXT_STEP} Loosen the filters or add images: a projection needs more points." in errors[0]
 
 
-def test_tiny_dataset_compare_page_skips_only_the_map(open_dataset, tmp_path):
+def test_tiny_dataset_compare_skips_map(open_dataset, tmp_path):
     open_dataset(build_tiny(tmp_path / "tiny"))
 
     at = open_page("compare")
@@ -336,12 +340,12 @@ def test_unicode_names_gallery_shows_both_images(open_dataset, tmp_path):
     assert_no_traceback(at)
     assert not at.error
     assert at.selectbox(key="gallery_condition").value == UNICODE_CONDITION
-    assert len(at.get("imgs")) == 2
-    captions = [image.caption for element in at.get("imgs") for image in element.proto.imgs]
+    assert len(at.image) == 2
+    captions = [caption for image in at.image for caption in image.captions]
     assert captions == [f"real/{UNICODE_CONDITION}/{UNICODE_FILE}", f"real/{UNICODE_CONDITION}/second photo.png"]
 
 
-def test_extreme_sizes_gallery_decodes_huge_jpeg_once_reduced(open_dataset, tmp_path, monkeypatch, jpeg_decodes):  # noqa: F811
+def test_huge_jpeg_gallery_decodes_once(open_dataset, tmp_path, jpeg_decodes):  # noqa: F811
     open_dataset(build_extreme_sizes(tmp_path / "sizes"))
     at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
     at.run()  # the Overview imports the dataset, which probes the JPEG at 1/8 scale
@@ -352,7 +356,7 @@ def test_extreme_sizes_gallery_decodes_huge_jpeg_once_reduced(open_dataset, tmp_
 
     assert_no_traceback(at)
     assert not at.error
-    assert len(at.get("imgs")) == 2
+    assert len(at.image) == 2
     assert jpeg_decodes == [HUGE_SIZE_AT_ONE_EIGHTH]
 
 

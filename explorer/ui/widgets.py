@@ -57,7 +57,7 @@ def next_step_for(error: ExplorerError) -> str:
     for error_type, advice in NEXT_STEPS:
         if isinstance(error, error_type):
             return advice
-    return "Check the settings the app was started with, then reload the page."
+    return "Fix the cause named above, or check the settings the app was started with, then reload the page."
 
 
 def show_error(error: ExplorerError) -> None:
