@@ -34,6 +34,7 @@ from explorer.demo.conditions import DEMO_CONDITIONS, DEMO_GENERATORS, LARGE_GEN
 from explorer.demo.features import DEMO_FEATURES, IDENTITY_PARAMS, identity_column
 from explorer.demo.plan import ImagePlan, plan_demo, plan_large
 from explorer.demo.render import render_face
+from explorer.dataset import MANIFEST_COLUMNS
 from explorer.errors import DatasetNotFoundError, ExplorerError
 from explorer.images import save_png
 
@@ -52,13 +53,7 @@ ANNOTATIONS_DIR = "annotations"
 README_FILE = "README.txt"
 
 MANIFEST_HEADER = (
-    "image_id",
-    "path",
-    "condition",
-    "condition_code",
-    "source",
-    "generator",
-    "subject_id",
+    *MANIFEST_COLUMNS,
     "hpo_terms",
     "license",
     "demo_behaviour",
