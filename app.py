@@ -11,6 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from explorer.errors import ExplorerError
+from explorer.ui.icon import app_icon
 from explorer.ui.loaders import model_is_random
 from explorer.ui.sidebar import dataset_sidebar
 from explorer.ui.state import init_session_state
@@ -28,7 +29,7 @@ PAGES = (
     ("saliency.py", "Saliency", ":material/visibility:"),
 )
 
-st.set_page_config(page_title="RDFace Explorer", page_icon=":material/face:", layout="wide")
+st.set_page_config(page_title="RDFace Explorer", page_icon=app_icon(), layout="wide")
 try:
     init_session_state()
 except ExplorerError as error:

@@ -12,9 +12,9 @@ line with its figures (and appends it to ``--json FILE`` when given):
 - ``umap``: fit UMAP on the cached embeddings in mode ``all`` and ``real``,
   with the projection cache switched off;
 - ``map-page``: run ``app.py`` under Streamlit's ``AppTest`` on the built
-  dataset with a warm cache: the opening page of a new session (it imports the
-  dataset), the first run of the Map page (it reads the cached vectors and
-  map), then reruns of the Map page.
+  dataset with a warm cache. It times the opening page of a new session (which
+  imports the dataset), the first run of the Map page (which reads the cached
+  vectors and map) and then reruns of the Map page.
 
 Typical sequence::
 
@@ -249,6 +249,8 @@ def step_umap(args: argparse.Namespace) -> dict:
     read_s = time.perf_counter() - started
     manifest = dataset.manifest
     sources = dict(zip(manifest["image_id"].astype(str), manifest["source"].astype(str), strict=True))
+    if args.random_dim:
+        embeddings = _random_vectors(embeddings, manifest, args.random_dim)
 
     result: dict = {"points": len(embeddings), "dim": int(embeddings.vectors.shape[1]), "read_cached_s": round(read_s, 1)}
     for mode in args.modes:
@@ -258,6 +260,26 @@ def step_umap(args: argparse.Namespace) -> dict:
         result[f"{mode}_fitted"] = projection.n_fitted
         result[f"{mode}_peak_rss_mb"] = self_peak_rss_mb()
     return result
+
+
+def _random_vectors(embeddings, manifest, dim: int):  # noqa: ANN001, ANN202 - EmbeddingSet in and out
+    """Return the embedding set with unit vectors of ``dim`` dimensions, one cluster per condition.
+
+    It replaces a large model's output (``ViT-B-32`` gives 512 dimensions) without
+    embedding the images with that model.
+    """
+    import dataclasses
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    conditions = manifest.set_index(manifest["image_id"].astype(str))["condition"]
+    labels = conditions.loc[embeddings.image_ids].to_numpy()
+    names, codes = np.unique(labels, return_inverse=True)
+    centres = rng.normal(size=(len(names), dim)).astype(np.float32)
+    vectors = centres[codes] + rng.normal(scale=0.7, size=(len(codes), dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return dataclasses.replace(embeddings, vectors=vectors)
 
 
 def step_map_page(args: argparse.Namespace) -> dict:
@@ -308,7 +330,7 @@ def step_map_page(args: argparse.Namespace) -> dict:
 
 def _raise_page_exception(at) -> None:  # noqa: ANN001 - an AppTest
     if at.exception:
-        raise RuntimeError(f"the page raised: {at.exception[0].value}")
+        raise RuntimeError(f"The page failed with an exception: {at.exception[0].value}")
 
 
 def _keep_navigation_mode() -> None:
@@ -368,6 +390,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             step.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default 64)")
         if name == "umap":
             step.add_argument("--modes", nargs="+", default=["all", "real"], choices=["all", "real"])
+            step.add_argument(
+                "--random-dim", type=int, default=0,
+                help="replace the cached vectors by clustered random unit vectors of this size (512 for ViT-B-32)",
+            )
         if name == "map-page":
             step.add_argument("--repeats", type=int, default=5, help="timed reruns (default 5)")
     return parser.parse_args(argv)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from explorer.errors import ProjectionError
+from explorer.text import count_noun
 
 logger = logging.getLogger(__name__)
 
@@ -306,7 +307,7 @@ def _centroid_trace(centroids: pd.DataFrame) -> dict:
     ):
         xs.append(float(x))
         ys.append(float(y))
-        texts.append(f"{condition}: {source} centroid of {n_points} images")
+        texts.append(f"{condition}: {source} centroid of {count_noun(int(n_points), 'image')}")
         symbols.append(SOURCE_SYMBOLS.get(source, "square") + "-open")
         if is_last:
             xs.append(None)

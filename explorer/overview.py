@@ -7,6 +7,9 @@ import pandas as pd
 from explorer.gallery import condition_counts
 
 REAL_GENERATOR_LABEL = "(real)"
+# Axes spanning at most this many units get a tick at every integer; longer
+# axes keep plotly's automatic spacing, shown as whole numbers.
+MAX_UNIT_TICKS = 30
 
 
 def source_generator_counts(manifest: pd.DataFrame) -> pd.DataFrame:
@@ -65,18 +68,42 @@ def counts_bar_figure(manifest: pd.DataFrame):
 
 
 def images_per_condition_histogram(manifest: pd.DataFrame):
-    """Build a histogram of how many real and synthetic images each condition has."""
-    import plotly.express as px
+    """Build a bar chart of how many conditions have each number of real and synthetic images.
+
+    Each bar sits at an exact image count (x) and is as high as the number of
+    conditions with that count (y); real and synthetic are separate traces.
+    Conditions without images of a source are not counted for that source.
+    """
+    import plotly.graph_objects as go
 
     counts = condition_counts(manifest)
-    long = counts.melt(id_vars="condition", value_vars=["real", "synthetic"], var_name="source", value_name="images")
-    figure = px.histogram(
-        long,
-        x="images",
-        color="source",
-        barmode="group",
+    figure = go.Figure()
+    for source in ("real", "synthetic"):
+        per_count = counts.loc[counts[source] > 0, source].value_counts().sort_index()
+        figure.add_trace(
+            go.Bar(
+                x=per_count.index.to_numpy(dtype=int),
+                y=per_count.to_numpy(dtype=int),
+                name=source,
+                hovertemplate=source + " images: %{x}<br>conditions: %{y}<extra></extra>",
+            )
+        )
+    figure.update_layout(
         title="Conditions by number of images",
-        labels={"images": "images in the condition", "count": "conditions"},
+        barmode="group",
+        height=360,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        legend_title_text="source",
     )
-    figure.update_layout(height=360, margin={"l": 10, "r": 10, "t": 50, "b": 10}, yaxis_title="conditions")
+    max_images = int(counts[["real", "synthetic"]].to_numpy().max(initial=0))
+    max_conditions = max((int(max(trace.y, default=0)) for trace in figure.data), default=0)
+    figure.update_xaxes(title_text="images in the condition", tickformat="d", **_integer_ticks(max_images))
+    figure.update_yaxes(title_text="conditions", tickformat="d", rangemode="tozero", **_integer_ticks(max_conditions))
     return figure
+
+
+def _integer_ticks(maximum: int) -> dict:
+    """Return axis settings that put a tick on every integer of a short axis."""
+    if maximum <= MAX_UNIT_TICKS:
+        return {"tickmode": "linear", "tick0": 0, "dtick": 1}
+    return {}

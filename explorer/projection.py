@@ -193,7 +193,8 @@ def _hash_strings(values: list[str] | None) -> str | None:
 
 def _project(embeddings: EmbeddingSet, params: ProjectionParams, sources: list[str] | None) -> Projection:
     ids = [str(image_id) for image_id in embeddings.image_ids]
-    vectors = np.asarray(embeddings.vectors, dtype=np.float64)
+    # UMAP converts its input to float32, so a float64 copy would only double the memory.
+    vectors = np.asarray(embeddings.vectors, dtype=np.float32)
     usable, excluded = validate_vectors(ids, vectors)
     if excluded:
         log.warning("%d vectors left out of the projection (zero or not finite)", len(excluded))
@@ -223,7 +224,8 @@ def _project(embeddings: EmbeddingSet, params: ProjectionParams, sources: list[s
 
     place_mask = usable & ~fit_mask
     coordinates = np.full((len(ids), params.n_components), np.nan)
-    reducer = _fit(vectors[fit_mask], params, n_neighbors)
+    # Indexing with a mask copies the array, so the common case of fitting every row passes it as is.
+    reducer = _fit(vectors if fit_mask.all() else vectors[fit_mask], params, n_neighbors)
     coordinates[fit_mask] = reducer.embedding_
     if place_mask.any():
         # Synthetic images are placed among the real ones without moving them.

@@ -18,6 +18,7 @@ from explorer.compare.tables import (
 )
 from explorer.errors import ProjectionError
 from explorer.landmarks import MEASUREMENTS, filter_summary, landmark_filter
+from explorer.text import count_noun
 from explorer.ui.compare import (
     app_comparison,
     comparison_settings,
@@ -98,7 +99,7 @@ else:
         filtered = filtered[filtered["generator"] == chosen_generator]
     counts = filtered["decision"].value_counts()
     kept, rejected, unscored = (int(counts.get(name, 0)) for name in ("accepted", "rejected", "unscored"))
-    st.markdown(f"**Kept {kept} of {kept + rejected} scored synthetic images**" + (f"; {unscored} unscored (too few real images)" if unscored else ""))
+    st.markdown(f"**Kept {kept} of {count_noun(kept + rejected, 'scored synthetic image')}**" + (f"; {unscored} unscored (too few real images)" if unscored else ""))
     st.dataframe(filter_summary(filtered), hide_index=True)
     for decision in ("accepted", "rejected"):
         rows = filtered[filtered["decision"] == decision].sort_values(score, ascending=decision == "accepted")

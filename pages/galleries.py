@@ -12,6 +12,7 @@ from explorer.gallery import (
     similarity_to_nearest_real,
     sort_by_similarity,
 )
+from explorer.text import count_noun
 from explorer.ui.loaders import app_dataset, app_embeddings
 from explorer.ui.thumbnails import GRID_THUMBNAIL_SIDE
 from explorer.ui.widgets import thumbnail_grid
@@ -30,7 +31,11 @@ condition = controls[0].selectbox(
     help="Type to search. The counts are real and synthetic images.",
 )
 size = controls[1].selectbox("Thumbnail size", options=list(THUMBNAIL_SIZES), index=1, key="gallery_size")
-max_images = controls[2].number_input("Images per row", min_value=1, max_value=200, value=14, key="gallery_max")
+max_images = controls[2].number_input(
+    "Images shown per group", min_value=1, max_value=200, value=14, key="gallery_max",
+    help="The most thumbnails drawn for the real images and for each generator. "
+    "The thumbnail size sets how many fit on one line.",
+)
 sort_synthetic = st.toggle("Sort synthetic images by similarity to their nearest real image", key="gallery_sort")
 max_side, n_columns = THUMBNAIL_SIZES[size]
 
@@ -49,7 +54,7 @@ if sort_synthetic:
 def draw_row(title: str, rows, scores=None) -> None:
     """Draw one labelled gallery row, at most ``max_images`` thumbnails."""
     shown = rows.iloc[: int(max_images)]
-    st.markdown(f"**{title}** — {len(rows)} images" + (f", first {len(shown)} shown" if len(shown) < len(rows) else ""))
+    st.markdown(f"**{title}** — {count_noun(len(rows), 'image')}" + (f", first {len(shown)} shown" if len(shown) < len(rows) else ""))
     captions = [
         image_caption(row, None if scores is None else scores.get(row["image_id"]))
         for _, row in shown.iterrows()

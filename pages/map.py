@@ -17,6 +17,7 @@ from explorer.maps import (
     selection_table,
 )
 from explorer.projection import ProjectionParams
+from explorer.text import count_noun
 from explorer.ui import state
 from explorer.ui.loaders import app_dataset, app_embeddings, app_projection, session_memo
 from explorer.ui.map_view import CHART_KEY, chart_is_mounted, focus_panel, page_path_if_present, update_selection
@@ -69,18 +70,19 @@ event = st.plotly_chart(
 )
 update_selection(event, visible, mounted, chart_settings=(color_by, fit_mode, filters, show_centroids))
 
-caption = f"{len(visible):,} images on the map"
+caption = f"{count_noun(len(visible), 'image')} on the map"
 if len(drawn) < len(visible):
     caption = (
         f"Drawing {len(drawn):,} of {len(visible):,} points (a fixed subsample that keeps every condition). "
         "Box and lasso selections count all points inside them."
     )
 if len(frame) < len(manifest):
-    caption += f" {len(manifest) - len(frame):,} images have no point (embedding or projection failed)."
+    missing = len(manifest) - len(frame)
+    caption += f" {count_noun(missing, 'image')} {'has' if missing == 1 else 'have'} no point (embedding or projection failed)."
 st.caption(caption)
 
 selected = st.session_state[state.SELECTED_IDS]
-st.subheader(f"Selection: {len(selected):,} images")
+st.subheader(f"Selection: {count_noun(len(selected), 'image')}")
 if not selected:
     st.caption("Draw a box or lasso on the map, or click a point, to select images.")
 else:

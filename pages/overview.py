@@ -10,6 +10,7 @@ from explorer.overview import (
     images_per_condition_histogram,
     source_generator_counts,
 )
+from explorer.text import count_noun
 from explorer.ui.loaders import app_dataset
 
 st.title("Overview")
@@ -37,8 +38,8 @@ st.plotly_chart(images_per_condition_histogram(manifest), key="condition_histogr
 st.subheader("Validation report")
 errors, warnings = report.errors, report.warnings
 st.markdown(
-    f"**{len(errors)}** images left out, **{len(warnings)}** flagged but kept, "
-    f"**{report.junk_skipped}** OS clutter files skipped."
+    f"**{count_noun(len(errors), 'image')}** left out, **{count_noun(len(warnings), 'image')}** flagged but kept, "
+    f"**{count_noun(report.junk_skipped, 'OS clutter file')}** skipped."
 )
 if report.single_image_conditions:
     st.markdown("Conditions with a single real image: " + ", ".join(report.single_image_conditions))

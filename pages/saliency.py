@@ -7,6 +7,7 @@ import streamlit as st
 from explorer.images import png_bytes
 from explorer.saliency import METHODS, OverlaySettings
 from explorer.saliency.figures import curves_figure
+from explorer.text import count_noun
 from explorer.saliency.workflow import (
     SaliencyRequest,
     condition_image_ids,
@@ -120,7 +121,7 @@ if st.toggle("Run the trust checks", value=True, key="saliency_trust"):
     if report.regions is not None:
         metrics[2].metric("Attribution in feature regions (uniform map)",
                           f"{report.regions.share:.0%} ({report.regions.baseline:.0%})")
-    for line in report.describe():
+    for line in report.describe(untrained_model=bundle.is_random):
         st.markdown(f"- {line}")
     st.plotly_chart(curves_figure(report.curves), width="stretch")
 
@@ -152,9 +153,9 @@ if st.toggle("Compute the mean maps", key="saliency_means"):
         if not ids:
             column.info(f"No {source} image of {condition} has landmarks.")
             continue
-        bar = column.progress(0.0, text=f"Mean over {len(ids)} {source} images")
+        bar = column.progress(0.0, text=f"Mean over {count_noun(len(ids), source + ' image')}")
         mean = condition_mean_saliency(dataset, ids, bundle, same_condition,
                                        progress=lambda done, total, bar=bar: bar.progress(done / total))
         bar.empty()
-        column.image(mean_overlay(mean, overlay), caption=f"{source}: mean of {mean.n_images} images",
+        column.image(mean_overlay(mean, overlay), caption=f"{source}: mean of {count_noun(mean.n_images, 'image')}",
                      width="stretch")

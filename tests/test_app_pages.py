@@ -240,6 +240,26 @@ def test_galleries_rows_per_generator(app_env, demo_root):
     assert option.startswith(f"{condition} ({n_real} real, ")
 
 
+def test_galleries_limit_caps_images_shown_per_group(app_env, demo_root):
+    manifest = _manifest(demo_root)
+    at = _start("pages/galleries.py")
+    limit = at.number_input(key="gallery_max")
+    assert limit.label == "Images shown per group"
+
+    limit.set_value(2).run()
+
+    _assert_clean(at)
+    condition = at.selectbox(key="gallery_condition").value
+    rows = manifest[manifest["condition"] == condition]
+    group_sizes = [int((rows["source"] == "real").sum())] + rows.loc[
+        rows["source"] == "synthetic", "generator"
+    ].value_counts().tolist()
+    titles = [m.value for m in at.main.markdown if m.value.startswith("**")]
+    expected_titles = [f"— {n} image" + ("s" if n != 1 else "") for n in group_sizes]
+    assert all(any(title.endswith(end) or f"{end}, first 2 shown" in title for title in titles) for end in expected_titles)
+    assert len(at.image) == sum(min(2, n) for n in group_sizes)
+
+
 def test_galleries_sort_by_nearest_real(app_env):
     at = _start("pages/galleries.py")
 

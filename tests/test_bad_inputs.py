@@ -325,7 +325,7 @@ def test_build_embeds_unicode_and_space_names(tmp_path, capsys, model_flags):
     exit_code, out, _ = run_cli(capsys, "build", str(root), "--mode", "real", "--no-progress", *model_flags)
 
     assert exit_code == 0
-    assert f"dataset   {root} (layout folders): 2 images, 1 conditions, 0 report entries" in out
+    assert f"dataset   {root} (layout folders): 2 images, 1 conditions, 0 left out, 0 flagged" in out
     assert "embedded  2 images, dim 32, 0 failed" in out
     assert "map real  skipped: UMAP needs at least 4 usable real images to fit, got 2" in out
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -29,7 +30,12 @@ CHROMIUM_ARGS = [
 # Seconds allowed for the server to answer its health check, and for a page to render.
 SERVER_START_S = 90
 PAGE_RENDER_S = 240
-PAGES = ("overview", "map", "galleries")
+PAGES = ("overview", "map", "galleries", "compare", "benchmark", "saliency")
+# Hosts the browser may contact: the app's own server. Anything else breaks the
+# promise that the app makes no network request except an explicit weights download.
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+# Set by CI so that a missing Chromium fails the run instead of skipping the test.
+ENV_REQUIRE_BROWSER = "RDFACE_EXPLORER_REQUIRE_BROWSER"
 
 
 def _free_port() -> int:
@@ -57,6 +63,8 @@ def _wait_for_health(url: str, process: subprocess.Popen, timeout_s: float) -> N
 def streamlit_server(app_env, tmp_path):
     """Start ``streamlit run app.py`` on a free loopback port; yield its base URL."""
     if not CHROMIUM.is_file():
+        if os.environ.get(ENV_REQUIRE_BROWSER):
+            pytest.fail(f"Chromium not found at {CHROMIUM}, and {ENV_REQUIRE_BROWSER} is set; install the Debian package 'chromium'")
         pytest.skip(f"Chromium not found at {CHROMIUM}; install the Debian package 'chromium' to run this test")
     port = _free_port()
     environment = {**os.environ, **app_env, "HF_HUB_OFFLINE": "1"}
@@ -89,6 +97,12 @@ def streamlit_server(app_env, tmp_path):
         print(log_path.read_text()[-4000:])
 
 
+def _record_external(url: str, external: list[str]) -> None:
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme in {"http", "https", "ws", "wss"} and parsed.hostname not in LOCAL_HOSTS:
+        external.append(url)
+
+
 def _wait_until_idle(page) -> None:
     """Wait until Streamlit has finished running the page script."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=PAGE_RENDER_S * 1000)
@@ -109,6 +123,8 @@ def test_pages_render_in_chromium(streamlit_server):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1800})
+            external_requests: list[str] = []
+            page.on("request", lambda request: _record_external(request.url, external_requests))
             for name in PAGES:
                 page.goto(f"{streamlit_server}/{name}", timeout=PAGE_RENDER_S * 1000)
                 _wait_until_idle(page)
@@ -156,5 +172,6 @@ def test_pages_render_in_chromium(streamlit_server):
             page.screenshot(path=str(ARTIFACTS / "map-selection.png"), full_page=True)
             assert page.locator('[data-testid="stException"]').count() == 0
             assert page.locator('[data-testid="stImage"] img').count() >= 1
+            assert external_requests == []
         finally:
             browser.close()

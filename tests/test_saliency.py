@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 from torch import nn
 
 from explorer.images import decode_image, png_bytes
@@ -31,7 +31,9 @@ from explorer.saliency import (
     region_share,
     saliency_panel,
 )
-from explorer.saliency.trust import perturbation_curves
+from explorer.saliency.explain import SaliencyResult, panel_title
+from explorer.saliency.overlays import TITLE_FONT_SIZE, panel_font, wrap_text
+from explorer.saliency.trust import RandomisationCheck, perturbation_curves
 
 SIDE = 32
 # Rows 4..13 and columns 18..29 of the 32 x 32 input: 12 % of its area.
@@ -338,6 +340,50 @@ def test_marker_heat_lands_on_marker_in_rotated_photo() -> None:
     assert np.abs(overlay[10:30, 10:30] - plain[10:30, 10:30]).mean() < 1
 
 
+def test_panel_title_wraps_inside_its_own_strip() -> None:
+    image = Image.new("RGB", (60, 80), (100, 120, 140))
+    values = np.zeros((80, 60), dtype=np.float32)
+    title = "GradCAM for Demo syndrome with a long name (p=0.12) · RANDOM WEIGHTS"
+
+    result = saliency_panel(image, values, title=title, height=80)
+    untitled = saliency_panel(image, values, height=80)
+
+    font = panel_font(TITLE_FONT_SIZE)
+    lines = wrap_text(title, font, result.width - 12)
+    assert len(lines) >= 2
+    assert " ".join(lines) == title
+    assert "Demo syndrome" in " ".join(lines)
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    assert all(measure.textbbox((0, 0), line, font=font)[2] <= result.width for line in lines)
+    line_height = measure.textbbox((0, 0), "Ag|", font=font)[3]
+    header = result.height - untitled.height
+    assert header >= len(lines) * line_height
+    # The strip holds dark title text, and the tile captions start below it.
+    strip = np.asarray(result.crop((0, 0, result.width, header)).convert("L"))
+    assert strip.min() < 100
+    assert np.array_equal(np.asarray(result.crop((0, header, result.width, result.height))), np.asarray(untitled))
+
+
+def test_panel_title_uses_method_label() -> None:
+    result = SaliencyResult(method="gradcam", target=0, target_name="Demo syndrome", predicted_name="Demo syndrome",
+                            probability=0.25, input_map=np.zeros((4, 4)), image_map=np.zeros((4, 4)),
+                            transform=None)
+
+    assert panel_title(result) == "GradCAM for Demo syndrome (p=0.25)"
+    assert panel_title(result, is_random=True) == "GradCAM for Demo syndrome (p=0.25) · RANDOM WEIGHTS"
+
+
+def test_wrap_text_breaks_a_word_wider_than_the_line() -> None:
+    font = panel_font(TITLE_FONT_SIZE)
+
+    result = wrap_text("W" * 40, font, 100)
+
+    assert len(result) > 1
+    assert "".join(result) == "W" * 40
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    assert all(measure.textlength(line, font=font) <= 100 for line in result)
+
+
 def test_prepare_input_pads_with_mean_colour() -> None:
     config = {"image_size": 32, "mean": (0.4, 0.5, 0.6), "std": (0.2, 0.2, 0.2)}
     tall = Image.new("RGB", (16, 32), (255, 255, 255))
@@ -418,6 +464,17 @@ def test_randomisation_check_low_for_trained_model() -> None:
 
     assert result.correlation < 0.3
     assert "reflects what the model learned" in result.describe() or "partly" in result.describe()
+
+
+def test_randomisation_check_says_it_means_nothing_for_random_weights() -> None:
+    check = RandomisationCheck(correlation=0.05, n_blocks=2)
+
+    result = check.describe(untrained_model=True)
+
+    assert "means nothing" in result
+    assert "random weights" in result
+    assert "reflects what the model learned" not in result
+    assert "reflects what the model learned" in check.describe()
 
 
 def test_randomise_model_changes_head_and_keeps_original(region_net: RegionNet) -> None:

@@ -10,6 +10,8 @@ import pytest
 from PIL import Image
 
 from explorer.__main__ import main
+from explorer.saliency import METHODS
+from explorer.saliency.overlays import CAPTION_HEIGHT, TITLE_FONT_SIZE
 
 
 def make_folder_dataset(root: Path) -> Path:
@@ -45,10 +47,13 @@ def test_cli_writes_panel_png(folder_dataset: Path, tiny_vit_checkpoint: Path, t
     assert status == 0
     result = Image.open(io.BytesIO(out.read_bytes()))
     assert result.format == "PNG"
-    assert result.height == 128 + 22
+    # Tiles of 128 pixels under their captions, with the title strip above them.
+    assert result.height > 128 + CAPTION_HEIGHT + TITLE_FONT_SIZE
     assert result.width > 3 * 96
     assert not result.getexif()
-    assert "target 'beta'" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "target 'beta'" in out
+    assert out.startswith(f"{METHODS[method].label} map")
 
 
 def test_cli_accepts_image_id_with_true_target(folder_dataset: Path, tiny_vit_checkpoint: Path,

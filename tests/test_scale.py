@@ -1,4 +1,4 @@
-"""Streaming behaviour of embedding: memory is bounded by a batch, not by the number of images."""
+"""Memory at scale: embedding keeps one batch of images decoded, and projection makes no float64 copy."""
 
 from __future__ import annotations
 
@@ -136,3 +136,24 @@ def test_warm_run_decodes_no_image(
     assert decoded_cold == 300
     assert live_decoded["decoded"] == 300
     np.testing.assert_array_equal(second.vectors, first.vectors)
+
+
+def test_projection_fits_float32_without_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    import explorer.projection as projection
+
+    vectors = np.random.default_rng(0).normal(size=(40, DIM)).astype(np.float32)
+    embedded = embeddings.EmbeddingSet([str(index) for index in range(40)], vectors, _stub_model().info)
+    fitted: list[np.ndarray] = []
+    fit = projection._fit
+
+    def recording_fit(data: np.ndarray, *args, **kwargs):  # noqa: ANN202 - a UMAP reducer
+        fitted.append(data)
+        return fit(data, *args, **kwargs)
+
+    monkeypatch.setattr(projection, "_fit", recording_fit)
+
+    result = projection.project(embedded, projection.ProjectionParams(), cache=False)
+
+    assert len(result.coords) == 40
+    assert fitted[0].dtype == np.float32
+    assert np.shares_memory(fitted[0], vectors)

@@ -102,3 +102,16 @@ def test_validate_runs_as_module(tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert "Usable images: 4" in result.stdout
+
+
+@pytest.mark.parametrize(("layout", "table"), [("manifest", "manifest.csv"), ("rdface-real", "disease_images.csv")])
+def test_validate_wrong_layout_names_missing_table(tmp_path, capsys, layout, table):
+    build_folders(tmp_path)
+
+    exit_code = main(["validate", str(tmp_path), "--layout", layout])
+
+    error = capsys.readouterr().err
+    assert exit_code == 2
+    assert f"Table {tmp_path / table} not found" in error
+    assert "leave out --layout" in error
+    assert "Traceback" not in error

@@ -85,11 +85,13 @@ def format_summary(result: BuildResult) -> str:
     embeddings = result.embeddings
     manifest = dataset.manifest
     n_conditions = manifest["condition"].nunique() if "condition" in manifest.columns else 0
-    skipped = len(dataset.report.entries)
+    left_out = len(dataset.report.errors)
+    flagged = len(dataset.report.warnings)
 
     lines = [
         f"dataset   {dataset.root} (layout {dataset.layout}): {len(manifest)} images, "
-        f"{n_conditions} conditions, {skipped} report entries",
+        f"{n_conditions} conditions, {left_out} left out, {flagged} flagged "
+        f"(python -m explorer validate lists them)",
         f"model     {result.model.description}",
         f"embedded  {len(embeddings)} images, dim {embeddings.vectors.shape[1] if len(embeddings) else 0}, "
         f"{len(embeddings.failures)} failed",

@@ -48,12 +48,14 @@ def run(args: argparse.Namespace) -> int:
     from explorer.embeddings import embed_dataset, load_model
     from explorer.images import decode_image, save_png
     from explorer.saliency import (
+        METHODS,
         OverlaySettings,
         SaliencyError,
         explain,
         prepare_input,
         saliency_panel,
     )
+    from explorer.saliency.explain import panel_title
     from explorer.saliency.workflow import (
         SaliencyRequest,
         build_dataset_explainer,
@@ -92,12 +94,10 @@ def run(args: argparse.Namespace) -> int:
         )
 
     overlay = OverlaySettings(alpha=args.alpha, colormap=args.colormap, mode=args.mode)
-    title = f"{args.method} for {result.target_name} (p={result.probability:.2f})"
-    if bundle.is_random:
-        title += " RANDOM WEIGHTS"
+    title = panel_title(result, is_random=bundle.is_random)
     panel = saliency_panel(image, result.image_map, overlay, title=title, height=args.height)
     path = save_png(panel, args.out)
-    print(f"{args.method} map for target {result.target_name!r} (predicted {result.predicted_name!r}, "
+    print(f"{METHODS[args.method].label} map for target {result.target_name!r} (predicted {result.predicted_name!r}, "
           f"p={result.probability:.3f}) written to {path}")
     if bundle.is_random:
         print("warning: the model has random weights, so this map carries no meaning")

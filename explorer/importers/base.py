@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from explorer.errors import DatasetError
+from explorer.errors import DatasetError, DatasetNotFoundError
 from explorer.images import is_os_junk
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,16 @@ def read_table(path: Path) -> pd.DataFrame:
         When the file is not UTF-8 text, is empty or cannot be parsed.
     """
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        raw = path.read_bytes()
+    except FileNotFoundError as error:
+        raise DatasetNotFoundError(
+            f"Table {path} not found. If the folder has another layout, leave out --layout so that "
+            "the layout is detected, or name the layout the folder has."
+        ) from error
+    except OSError as error:
+        raise DatasetError(f"Table {path} cannot be read ({error}); check its permissions.") from error
+    try:
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise DatasetError(
             f"Table {path} is not UTF-8 text ({error}); save it as UTF-8 CSV and retry."

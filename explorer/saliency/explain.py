@@ -48,6 +48,12 @@ class SaliencyResult:
     grid_map: np.ndarray | None = None
 
 
+def panel_title(result: SaliencyResult, *, is_random: bool = False) -> str:
+    """Return a panel's title: method label, target and its probability, and a random-weights note."""
+    title = f"{method_spec(result.method).label} for {result.target_name} (p={result.probability:.2f})"
+    return f"{title} · RANDOM WEIGHTS" if is_random else title
+
+
 def settings_key(method: str, settings: MethodSettings | None) -> str:
     """Return a stable text form of a method and its settings, for cache keys."""
     settings = settings if settings is not None else method_spec(method).settings_type()

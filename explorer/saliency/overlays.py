@@ -5,11 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 # Panel captions are drawn in a strip this many pixels high above each tile.
 CAPTION_HEIGHT = 22
 PANEL_GAP = 8
+# Font sizes in pixels of the tile captions and of the panel title above them.
+CAPTION_FONT_SIZE = 14
+TITLE_FONT_SIZE = 16
+# Margin in pixels around the title text and between its lines.
+TITLE_PADDING = 6
+TITLE_LINE_GAP = 4
 OVERLAY_MODES = ("absolute", "signed", "positive")
 
 
@@ -91,15 +97,63 @@ def overlay_heatmap(
     return Image.fromarray(blended.round().clip(0, 255).astype(np.uint8), mode="RGB")
 
 
+def panel_font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    """Return Pillow's built-in font at ``size`` pixels (its fixed bitmap font without FreeType)."""
+    return ImageFont.load_default(size=size)
+
+
+def wrap_text(text: str, font: ImageFont.ImageFont | ImageFont.FreeTypeFont, width: int) -> list[str]:
+    """Split ``text`` into lines no wider than ``width`` pixels, breaking between words.
+
+    A single word wider than ``width`` is broken between characters.
+    """
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        candidate = f"{line} {word}" if line else word
+        if measure.textlength(candidate, font=font) <= width:
+            line = candidate
+            continue
+        if line:
+            lines.append(line)
+        line = ""
+        for character in word:
+            if line and measure.textlength(line + character, font=font) > width:
+                lines.append(line)
+                line = ""
+            line += character
+    if line:
+        lines.append(line)
+    return lines
+
+
+def _title_strip(title: str, width: int) -> Image.Image:
+    """Draw ``title`` wrapped onto as many lines as ``width`` needs, on white."""
+    font = panel_font(TITLE_FONT_SIZE)
+    lines = wrap_text(title, font, width - 2 * TITLE_PADDING)
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    line_height = measure.textbbox((0, 0), "Ag|", font=font)[3] + TITLE_LINE_GAP
+    strip = Image.new("RGB", (width, 2 * TITLE_PADDING + line_height * len(lines)), "white")
+    draw = ImageDraw.Draw(strip)
+    for index, line in enumerate(lines):
+        draw.text((TITLE_PADDING, TITLE_PADDING + index * line_height), line, fill="black", font=font)
+    return strip
+
+
 def _caption_tile(tile: Image.Image, caption: str) -> Image.Image:
     framed = Image.new("RGB", (tile.width, tile.height + CAPTION_HEIGHT), "white")
     framed.paste(tile, (0, CAPTION_HEIGHT))
-    ImageDraw.Draw(framed).text((4, 4), caption, fill="black")
+    ImageDraw.Draw(framed).text((4, 3), caption, fill="black", font=panel_font(CAPTION_FONT_SIZE))
     return framed
 
 
-def side_by_side(tiles: list[tuple[str, Image.Image]], height: int | None = None) -> Image.Image:
-    """Place captioned images in one row, each scaled to the same height."""
+def side_by_side(tiles: list[tuple[str, Image.Image]], height: int | None = None, *, title: str = "") -> Image.Image:
+    """Place captioned images in one row, each scaled to the same height.
+
+    A ``title`` goes in its own strip above the row, wrapped onto as many lines
+    as the row's width needs.
+    """
     if not tiles:
         raise ValueError("side_by_side needs at least one image")
     height = height or max(tile.height for _, tile in tiles)
@@ -108,10 +162,14 @@ def side_by_side(tiles: list[tuple[str, Image.Image]], height: int | None = None
         width = max(1, round(tile.width * height / tile.height))
         scaled.append(_caption_tile(tile.convert("RGB").resize((width, height), Image.Resampling.LANCZOS), caption))
     total_width = sum(tile.width for tile in scaled) + PANEL_GAP * (len(scaled) - 1)
-    panel = Image.new("RGB", (total_width, scaled[0].height), "white")
+    header = _title_strip(title, total_width) if title else None
+    top = header.height if header is not None else 0
+    panel = Image.new("RGB", (total_width, top + scaled[0].height), "white")
+    if header is not None:
+        panel.paste(header, (0, 0))
     left = 0
     for tile in scaled:
-        panel.paste(tile, (left, 0))
+        panel.paste(tile, (left, top))
         left += tile.width + PANEL_GAP
     return panel
 
@@ -124,10 +182,9 @@ def saliency_panel(
     title: str = "",
     height: int | None = None,
 ) -> Image.Image:
-    """Build the three-tile panel: image, overlay, map alone."""
+    """Build the three-tile panel: image, overlay, map alone, with ``title`` above them."""
     overlay = overlay_heatmap(image, values, settings)
     heat = colorize_map(np.asarray(values, dtype=np.float32), settings).resize(image.size, Image.Resampling.BILINEAR)
-    prefix = f"{title} · " if title else ""
     return side_by_side(
-        [("image", image), (f"{prefix}overlay", overlay), (f"map ({settings.mode})", heat)], height=height
+        [("image", image), ("overlay", overlay), (f"map ({settings.mode})", heat)], height=height, title=title
     )

@@ -136,9 +136,19 @@ class RandomisationCheck:
         """Whether the map depends on the learned weights (low correlation)."""
         return self.correlation < RANDOMISATION_LOW
 
-    def describe(self) -> str:
-        """Say in words what the correlation means."""
+    def describe(self, *, untrained_model: bool = False) -> str:
+        """Say in words what the correlation means.
+
+        With ``untrained_model`` (the encoder has random weights) the check
+        cannot say anything: there are no learned weights to take away.
+        """
         value = f"rank correlation {self.correlation:.2f}"
+        if untrained_model:
+            return (
+                f"Randomisation check: {value}, but the check means nothing for this model. Its "
+                "encoder has random weights, so the blocks the check re-initialises never learned "
+                "anything; the check only tells something for a trained model."
+            )
         if self.correlation >= RANDOMISATION_HIGH:
             return (
                 f"Randomisation check: {value} with the map of a model whose head and last "

@@ -191,11 +191,15 @@ class TrustReport:
     regions: RegionShare | None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
-    def describe(self) -> list[str]:
-        """Return the checks as plain sentences, in display order."""
+    def describe(self, *, untrained_model: bool = False) -> list[str]:
+        """Return the checks as plain sentences, in display order.
+
+        Pass ``untrained_model=True`` when the model has random weights, so the
+        randomisation check says it cannot mean anything.
+        """
         lines: list[str] = []
         if self.randomisation is not None:
-            lines.append(self.randomisation.describe())
+            lines.append(self.randomisation.describe(untrained_model=untrained_model))
         if self.curves is not None:
             lines.extend(self.curves.describe())
         if self.regions is not None:

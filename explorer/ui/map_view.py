@@ -11,6 +11,7 @@ import streamlit as st
 
 from explorer.gallery import image_caption
 from explorer.maps import nearest_neighbours, selection_image_ids
+from explorer.text import count_noun
 from explorer.ui import state
 from explorer.ui.thumbnails import LARGE_IMAGE_SIDE, row_thumbnail
 from explorer.ui.widgets import thumbnail_grid
@@ -94,7 +95,7 @@ def focus_panel(root: Path, manifest: pd.DataFrame, embeddings, image_id: str, k
     for source in ("real", "synthetic"):
         candidates = manifest.loc[manifest["source"] == source, "image_id"].tolist()
         neighbours = nearest_neighbours(embeddings.vectors, embeddings.image_ids, image_id, candidates, k=k)
-        st.markdown(f"**{k} nearest {source} images** (cosine similarity of embeddings)")
+        st.markdown(f"**{count_noun(k, 'nearest ' + source + ' image')}** (cosine similarity of embeddings)")
         if neighbours.empty:
             st.caption(f"No other {source} image has an embedding.")
             continue

@@ -20,6 +20,7 @@ from explorer.saliency import (
     SaliencySettings,
     saliency_panel,
 )
+from explorer.saliency.explain import panel_title
 from explorer.saliency.workflow import (
     TARGET_CHOICES,
     DatasetExplainer,
@@ -108,10 +109,8 @@ def result_panel(image_id: str, result: Any, overlay: OverlaySettings, *, height
     from explorer.images import decode_image
 
     image = decode_image(app_dataset().image_path(image_id))
-    title = f"{METHODS[result.method].label} for {result.target_name} (p={result.probability:.2f})"
-    if is_random:
-        title += " · RANDOM WEIGHTS"
-    return saliency_panel(image, result.image_map, overlay, title=title, height=height)
+    return saliency_panel(image, result.image_map, overlay, title=panel_title(result, is_random=is_random),
+                          height=height)
 
 
 def mean_overlay(mean: Any, overlay: OverlaySettings) -> Image.Image:
