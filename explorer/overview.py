@@ -70,9 +70,9 @@ def counts_bar_figure(manifest: pd.DataFrame):
 def images_per_condition_histogram(manifest: pd.DataFrame):
     """Build a bar chart of how many conditions have each number of real and synthetic images.
 
-    Each bar sits at an exact image count (x) and is as high as the number of
-    conditions with that count (y); real and synthetic are separate traces.
-    Conditions without images of a source are not counted for that source.
+    Each bar sits at an exact image count (x). Its height is the number of
+    conditions with that count (y). Real and synthetic are separate traces, and
+    a condition without images of a source is left out of that source's trace.
     """
     import plotly.graph_objects as go
 

@@ -15,5 +15,8 @@ def count_noun(n: int, singular: str, plural: str | None = None) -> str:
     plural : str, optional
         The noun for any other count; by default ``singular + 's'``.
     """
-    noun = singular if n == 1 else (plural if plural is not None else f"{singular}s")
-    return f"{n:,} {noun}"
+    if n == 1:
+        return f"{n:,} {singular}"
+    if plural is None:
+        plural = f"{singular}s"
+    return f"{n:,} {plural}"

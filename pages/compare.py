@@ -82,7 +82,7 @@ st.subheader("Possible copies of real images")
 st.caption(report.threshold.describe())
 pairs = flagged_pairs(report, condition, limit=MAX_PAIRS)
 if pairs.empty:
-    st.write("No synthetic image of this condition is above the memorisation threshold.")
+    st.write(report.threshold.describe_no_flags())
 for _, pair in pairs.iterrows():
     st.image(
         pair_image(dataset.root, dataset.manifest, pair["image_id"], pair["nearest_real_id"]),

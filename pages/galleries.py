@@ -33,8 +33,8 @@ condition = controls[0].selectbox(
 size = controls[1].selectbox("Thumbnail size", options=list(THUMBNAIL_SIZES), index=1, key="gallery_size")
 max_images = controls[2].number_input(
     "Images shown per group", min_value=1, max_value=200, value=14, key="gallery_max",
-    help="The most thumbnails drawn for the real images and for each generator. "
-    "The thumbnail size sets how many fit on one line.",
+    help="Thumbnails drawn for the real images and for each generator; the heading of each group "
+    "gives its full count. The thumbnail size sets how many fit on one line.",
 )
 sort_synthetic = st.toggle("Sort synthetic images by similarity to their nearest real image", key="gallery_sort")
 max_side, n_columns = THUMBNAIL_SIZES[size]

@@ -85,7 +85,10 @@ selected = st.session_state[state.SELECTED_IDS]
 st.subheader(f"Selection: {count_noun(len(selected), 'image')}")
 if not selected:
     st.caption("Draw a box or lasso on the map, or click a point, to select images.")
-else:
+# The inspected image is drawn here, above the selection thumbnails, so an
+# "Inspect" click shows its result in view; the thumbnails are drawn first.
+focus_slot = st.container()
+if selected:
     table = selection_table(manifest, selected)
     st.download_button("Download selection as CSV", table.to_csv(index=False), file_name="selection.csv",
                        mime="text/csv", key="map_download")
@@ -102,7 +105,8 @@ else:
 focus = st.session_state[state.FOCUS_IMAGE_ID]
 if focus is not None:
     saliency = page_path_if_present(SALIENCY_PAGE)
-    picked = focus_panel(dataset.root, manifest, embeddings, focus, int(k), saliency)
+    with focus_slot:
+        picked = focus_panel(dataset.root, manifest, embeddings, focus, int(k), saliency)
     if picked is not None:
         st.session_state[state.FOCUS_IMAGE_ID] = picked
         st.rerun()

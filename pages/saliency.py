@@ -14,20 +14,32 @@ from explorer.saliency.workflow import (
     condition_mean_saliency,
     trust_report,
 )
-from explorer.ui import state
 from explorer.ui.loaders import app_dataset
 from explorer.ui.saliency import (
+    CHOSEN_METHOD_KEY,
+    CHOSEN_TARGET_KEY,
+    DEFAULT_METHOD,
+    DEFAULT_TARGET,
+    METHOD_KEY,
+    TARGET_KEY,
     TEACHING_IDS_KEY,
     TEACHING_INDEX_KEY,
     TEACHING_KEY,
     app_explainer,
     compute_result,
+    current_image_id,
     image_label,
     mean_overlay,
     method_controls,
+    remember_choices,
+    restore_choices,
     result_panel,
     target_options,
+    teaching_image_ids,
 )
+
+st.title("Saliency")
+teaching = st.toggle("Teaching mode", key=TEACHING_KEY, help="Large images, technical controls hidden, PNG export")
 
 dataset = app_dataset()
 manifest = dataset.manifest
@@ -36,18 +48,16 @@ if not image_ids:
     st.info("The dataset has no usable image; see the Overview page's validation report.")
     st.stop()
 
-teaching = st.toggle("Teaching mode", key=TEACHING_KEY, help="Large images, technical controls hidden, PNG export")
 bundle = app_explainer()
+current_image = current_image_id(image_ids)
 
 # ---------------------------------------------------------------- teaching mode
 if teaching:
-    focus = st.session_state.get(state.FOCUS_IMAGE_ID)
-    default_ids = [i for i in st.session_state.get(state.SELECTED_IDS) or [] if i in image_ids]
-    if not default_ids:
-        default_ids = [focus] if focus in image_ids else image_ids[:5]
+    method = st.session_state.get(CHOSEN_METHOD_KEY, DEFAULT_METHOD)
+    target = st.session_state.get(CHOSEN_TARGET_KEY, DEFAULT_TARGET)
     chosen = st.multiselect(
-        "Images to step through", image_ids, default=default_ids, key=TEACHING_IDS_KEY,
-        format_func=lambda image_id: image_label(manifest, image_id),
+        "Images to step through", image_ids, default=teaching_image_ids(manifest, current_image),
+        key=TEACHING_IDS_KEY, format_func=lambda image_id: image_label(manifest, image_id),
     )
     if not chosen:
         st.info("Choose at least one image to show.")
@@ -62,13 +72,12 @@ if teaching:
     position_column.markdown(f"**Image {index + 1} of {len(chosen)}**")
 
     image_id = chosen[index]
-    request = SaliencyRequest(method="gradcam", target="predicted")
-    result = compute_result(image_id, bundle, request)
+    result = compute_result(image_id, bundle, SaliencyRequest(method=method, target=target))
     panel = result_panel(image_id, result, OverlaySettings(), height=640, is_random=bundle.is_random)
     st.image(panel, width="stretch")
     st.markdown(
-        f"The classifier's top condition is **{result.predicted_name}**. Bright areas are where the image "
-        f"most raised its score for **{result.target_name}**."
+        f"The classifier's top condition is **{result.predicted_name}**. Bright areas of the "
+        f"{METHODS[method].label} map are where the image most raised its score for **{result.target_name}**."
     )
     st.download_button(
         "Download this view (PNG)", png_bytes(panel), file_name=f"saliency-{image_id}.png", mime="image/png",
@@ -77,22 +86,22 @@ if teaching:
     st.stop()
 
 # ---------------------------------------------------------------- explore mode
-st.title("Saliency")
 st.caption(
     "Where the benchmark classifier (a linear probe on the image embeddings, trained on every real image) "
     "looks when it scores a condition. Maps are computed on the model input and mapped back to the photo."
 )
 
-focus = st.session_state.get(state.FOCUS_IMAGE_ID)
+restore_choices(bundle.explainer.class_names)
 choose_image, choose_method, choose_target = st.columns(3)
 image_id = choose_image.selectbox(
-    "Image", image_ids, index=image_ids.index(focus) if focus in image_ids else 0,
+    "Image", image_ids, index=image_ids.index(current_image),
     format_func=lambda image_id: image_label(manifest, image_id), key="saliency_image",
 )
 method = choose_method.selectbox(
-    "Method", list(METHODS), format_func=lambda name: METHODS[name].label, key="saliency_method"
+    "Method", list(METHODS), format_func=lambda name: METHODS[name].label, key=METHOD_KEY
 )
-target = choose_target.selectbox("Target", target_options(bundle.explainer.class_names), key="saliency_target")
+target = choose_target.selectbox("Target", target_options(bundle.explainer.class_names), key=TARGET_KEY)
+remember_choices(image_id, method, target)
 st.caption(METHODS[method].description)
 
 with st.expander("Method and display settings"):

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.errors import DatasetError, DatasetNotFoundError
 from explorer.settings import ENV_CHECKPOINT, ENV_DATASET_ROOTS, ENV_WEIGHTS
+from explorer.text import count_noun
 from explorer.ui.config import AppArgumentError, check_dataset_choice, parse_app_arguments
 from explorer.ui.widgets import RANDOM_WEIGHTS_BANNER
 
@@ -137,7 +138,7 @@ def test_map_second_trace_selection_selects_row(app_env, demo_root):
     assert at.session_state["selected_ids"] == [image_id]
     assert expected["source"] == "synthetic"
     assert manifest["image_id"].iloc[point] != image_id  # the per-trace number alone picks another row
-    assert at.subheader[0].value == "Selection: 1 images"
+    assert at.subheader[0].value == "Selection: 1 image"
     assert at.get("download_button")
 
     at.radio(key="map_color_by").set_value("generator").run()
@@ -183,6 +184,31 @@ def test_map_inspect_shows_neighbours(app_env, demo_root):
     texts = [m.value for m in at.markdown]
     assert "**6 nearest real images** (cosine similarity of embeddings)" in texts
     assert "**6 nearest synthetic images** (cosine similarity of embeddings)" in texts
+
+
+def _in_page_order(node) -> list:
+    """Return the elements under ``node`` in the order the page draws them."""
+    children = getattr(node, "children", None)
+    if children is None:
+        return [node]
+    return [element for index in sorted(children) for element in _in_page_order(children[index])]
+
+
+def test_map_inspect_panel_sits_above_selection_thumbnails(app_env, demo_root):
+    manifest = _manifest(demo_root)
+    image_ids = manifest["image_id"].iloc[:3].tolist()
+    at = _start("pages/map.py")
+    at.session_state["selected_ids"] = image_ids
+    at.run()
+
+    at.button(key=f"selection-{image_ids[2]}").click().run()
+
+    _assert_clean(at)
+    elements = _in_page_order(at.main)
+    heading = next(i for i, e in enumerate(elements) if e.type == "subheader" and e.value == f"Image {image_ids[2]}")
+    first_inspect = next(i for i, e in enumerate(elements) if e.type == "button" and e.label == "Inspect")
+    selection = next(i for i, e in enumerate(elements) if e.type == "subheader" and e.value.startswith("Selection"))
+    assert selection < heading < first_inspect
 
 
 def test_map_fit_on_real_places_synthetic(app_env, demo_root):
@@ -254,9 +280,9 @@ def test_galleries_limit_caps_images_shown_per_group(app_env, demo_root):
     group_sizes = [int((rows["source"] == "real").sum())] + rows.loc[
         rows["source"] == "synthetic", "generator"
     ].value_counts().tolist()
-    titles = [m.value for m in at.main.markdown if m.value.startswith("**")]
-    expected_titles = [f"— {n} image" + ("s" if n != 1 else "") for n in group_sizes]
-    assert all(any(title.endswith(end) or f"{end}, first 2 shown" in title for title in titles) for end in expected_titles)
+    result = sorted(m.value.split("** — ", 1)[1] for m in at.main.markdown if m.value.startswith("**"))
+    expected = sorted(count_noun(n, "image") + (", first 2 shown" if n > 2 else "") for n in group_sizes)
+    assert result == expected
     assert len(at.image) == sum(min(2, n) for n in group_sizes)
 
 

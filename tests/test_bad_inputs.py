@@ -427,7 +427,7 @@ def test_single_image_saliency_writes_panel(single_root, capsys, model_flags, tm
     )
 
     assert exit_code == 0, err
-    assert f"gradcam map for target '{SINGLE_CONDITION}'" in out
+    assert f"GradCAM map for target '{SINGLE_CONDITION}'" in out
     assert f"written to {out_file}" in out
     with Image.open(out_file) as panel:
         assert panel.format == "PNG"

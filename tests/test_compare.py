@@ -11,6 +11,7 @@ import pytest
 from explorer.compare import (
     OVERALL,
     CompareSettings,
+    MemorisationThreshold,
     calibrate_threshold,
     compare_embeddings,
     format_metric,
@@ -152,6 +153,17 @@ def test_threshold_not_calibrated_with_few_subjects():
 
     assert not result.is_calibrated
     assert "only 3 real images" in result.reason
+
+
+def test_no_flags_message_says_no_check_without_threshold():
+    uncalibrated = calibrate_threshold(np.eye(3), np.array(["a", "b", "c"]), min_images=10)
+    calibrated = MemorisationThreshold(0.95, 99.0, 20, "calibrated")
+
+    result = uncalibrated.describe_no_flags()
+
+    assert result == "No memorisation check could be made for this condition, because there is no threshold."
+    assert "above the memorisation threshold" not in result
+    assert calibrated.describe_no_flags() == "No synthetic image of this condition is above the memorisation threshold."
 
 
 def test_threshold_ignores_same_subject_pairs():

@@ -18,6 +18,12 @@ def demo_image_ids(root: Path) -> list[str]:
     return [str(image_id) for image_id in load_dataset(root).manifest["image_id"]]
 
 
+def demo_manifest(root: Path):
+    from explorer.dataset import load_dataset
+
+    return load_dataset(root).manifest
+
+
 def start(focus: str | None = None, selected: list[str] | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
     at.run()
@@ -77,20 +83,58 @@ def test_saliency_page_switches_method_and_target(app_env, demo_root: Path) -> N
 
 
 def test_teaching_mode_steps_and_exports(app_env, demo_root: Path) -> None:
-    selected = demo_image_ids(demo_root)[:3]
-    at = start(selected=selected)
+    manifest = demo_manifest(demo_root)
+    focus = str(manifest["image_id"].iloc[0])
+    at = start(focus=focus)
     widget(at, "toggle", "Teaching mode").set_value(True)
     at.run()
 
     assert_clean(at)
     assert not [box for box in at.selectbox if box.label == "Method"], "technical controls are visible"
-    assert any("Image 1 of 3" in markdown.value for markdown in at.markdown)
+    chosen = widget(at, "multiselect", "Images to step through").value
+    assert chosen[0] == focus
+    condition = manifest.set_index(manifest["image_id"].astype(str))["condition"]
+    assert len(chosen) > 1
+    assert {condition[image_id] for image_id in chosen} == {condition[focus]}
+    assert any(f"Image 1 of {len(chosen)}" in markdown.value for markdown in at.markdown)
     widget(at, "button", "Next ▶").click()
     at.run()
-    assert any("Image 2 of 3" in markdown.value for markdown in at.markdown)
+    assert any(f"Image 2 of {len(chosen)}" in markdown.value for markdown in at.markdown)
     downloads = at.get("download_button")
     assert downloads, "no PNG download button in teaching mode"
     assert downloads[0].proto.label == "Download this view (PNG)"
+
+
+def test_teaching_mode_keeps_method_and_target(app_env, demo_root: Path) -> None:
+    at = start(focus=demo_image_ids(demo_root)[0])
+    widget(at, "selectbox", "Method").set_value("saliency")
+    target = widget(at, "selectbox", "Target")
+    condition = target.options[3]
+    target.set_value(condition)
+    at.run()
+
+    widget(at, "toggle", "Teaching mode").set_value(True)
+    at.run()
+
+    assert_clean(at)
+    explanation = [markdown.value for markdown in at.markdown if "Bright areas" in markdown.value]
+    assert explanation, "no explanation under the teaching panel"
+    assert "Bright areas of the Gradient saliency map" in explanation[0]
+    assert f"score for **{condition}**" in explanation[0]
+
+    widget(at, "toggle", "Teaching mode").set_value(False)
+    at.run()
+    assert widget(at, "selectbox", "Method").value == "saliency"
+    assert widget(at, "selectbox", "Target").value == condition
+
+
+def test_title_comes_before_teaching_toggle(app_env, demo_root: Path) -> None:
+    at = start()
+
+    assert at.title[0].value == "Saliency"
+    elements = list(at.main)
+    kinds = [element.type for element in elements]
+    assert kinds.index("title") < kinds.index("toggle")
 
 
 def test_mean_saliency_of_condition(app_env, demo_root: Path) -> None:

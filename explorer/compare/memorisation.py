@@ -70,6 +70,12 @@ class MemorisationThreshold:
             f"over {self.n_images} real images."
         )
 
+    def describe_no_flags(self) -> str:
+        """Say why a condition shows no possible copy: none above the threshold, or no threshold at all."""
+        if not self.is_calibrated:
+            return "No memorisation check could be made for this condition, because there is no threshold."
+        return "No synthetic image of this condition is above the memorisation threshold."
+
 
 def subject_keys(manifest: pd.DataFrame) -> np.ndarray:
     """Return one subject key per row, the image id where ``subject_id`` is empty."""

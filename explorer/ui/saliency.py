@@ -28,6 +28,7 @@ from explorer.saliency.workflow import (
     build_dataset_explainer,
     explain_dataset_image,
 )
+from explorer.ui import state
 from explorer.ui.loaders import app_dataset, app_embeddings, app_model
 
 # Methods that finish well under a second on ViT-B-32; the others get a progress bar.
@@ -35,6 +36,18 @@ FAST_METHODS = ("gradcam", "saliency", "inputxgradient")
 TEACHING_KEY = "saliency_teaching"
 TEACHING_INDEX_KEY = "saliency_teaching_index"
 TEACHING_IDS_KEY = "saliency_teaching_ids"
+METHOD_KEY = "saliency_method"
+TARGET_KEY = "saliency_target"
+# Plain session-state copies of the explore-mode choices. Streamlit drops a
+# widget's state while it is not drawn, so these outlive teaching mode.
+CHOSEN_IMAGE_KEY = "saliency_chosen_image"
+CHOSEN_METHOD_KEY = "saliency_chosen_method"
+CHOSEN_TARGET_KEY = "saliency_chosen_target"
+CHOSEN_FOCUS_KEY = "saliency_chosen_focus"
+DEFAULT_METHOD = "gradcam"
+DEFAULT_TARGET = "predicted"
+# Images teaching mode offers by default: the current image and others of its condition.
+TEACHING_DEFAULT_IMAGES = 6
 
 
 @st.cache_resource(show_spinner="Fitting the benchmark head for saliency", max_entries=2)
@@ -82,6 +95,43 @@ def method_controls(method: str, key: str = "saliency") -> Any:
     if method == "inputxgradient":
         return InputXGradientSettings()
     return GradCamSettings()
+
+
+def teaching_image_ids(manifest: Any, image_id: str, limit: int = TEACHING_DEFAULT_IMAGES) -> list[str]:
+    """Return ``image_id`` followed by other images of its condition, at most ``limit`` in all."""
+    ids = manifest["image_id"].astype(str)
+    condition = manifest.loc[ids == image_id, "condition"]
+    if condition.empty:
+        return []
+    others = [other for other in ids[manifest["condition"] == condition.iloc[0]] if other != image_id]
+    return [image_id, *others][:limit]
+
+
+def current_image_id(image_ids: Sequence[str]) -> str:
+    """Return the image to start from: the last one chosen here, unless the Map has focused another since."""
+    focus = st.session_state.get(state.FOCUS_IMAGE_ID)
+    chosen = st.session_state.get(CHOSEN_IMAGE_KEY)
+    if chosen in image_ids and st.session_state.get(CHOSEN_FOCUS_KEY) == focus:
+        return chosen
+    return focus if focus in image_ids else image_ids[0]
+
+
+def restore_choices(class_names: Sequence[str]) -> None:
+    """Put the last chosen method and target back into their select boxes after teaching mode."""
+    method = st.session_state.get(CHOSEN_METHOD_KEY)
+    if METHOD_KEY not in st.session_state and method in METHODS:
+        st.session_state[METHOD_KEY] = method
+    target = st.session_state.get(CHOSEN_TARGET_KEY)
+    if TARGET_KEY not in st.session_state and target in target_options(class_names):
+        st.session_state[TARGET_KEY] = target
+
+
+def remember_choices(image_id: str, method: str, target: str) -> None:
+    """Keep the explore-mode image, method and target for teaching mode."""
+    st.session_state[CHOSEN_IMAGE_KEY] = image_id
+    st.session_state[CHOSEN_FOCUS_KEY] = st.session_state.get(state.FOCUS_IMAGE_ID)
+    st.session_state[CHOSEN_METHOD_KEY] = method
+    st.session_state[CHOSEN_TARGET_KEY] = target
 
 
 def target_options(class_names: Sequence[str]) -> list[str]:
