@@ -56,6 +56,8 @@ import numpy as np
 import pandas as pd
 
 from explorer.errors import DatasetError, DatasetNotFoundError, ImageDecodeError, LayoutError
+from explorer.cache import ArtifactCache
+from explorer.file_checks import FileCheckMemo
 from explorer.images import MAX_IMAGE_PIXELS, file_sha256, is_os_junk, probe_image
 from explorer.importers.base import (
     IMAGE_EXTENSIONS,
@@ -312,6 +314,7 @@ def load_dataset(
     layout: str | None = None,
     *,
     max_pixels: int = MAX_IMAGE_PIXELS,
+    cache_dir: str | os.PathLike | None | bool = None,
 ) -> Dataset:
     """Import and validate a dataset folder.
 
@@ -323,6 +326,10 @@ def load_dataset(
         One of :data:`LAYOUTS`; detected from the folder when None.
     max_pixels : int, default MAX_IMAGE_PIXELS
         Images above this width x height are reported as ``too_large``.
+    cache_dir : path, None or False
+        Where the hash and header check of each file is remembered, so an
+        unchanged file is not read again on the next import. None uses the
+        default cache folder; False checks every file and stores nothing.
 
     Returns
     -------
@@ -347,7 +354,10 @@ def load_dataset(
         )
 
     raw = _layouts.IMPORTERS[layout](root)
-    dataset = _validate(root, layout, raw, max_pixels=max_pixels)
+    cache = None if cache_dir is False else ArtifactCache(cache_dir)
+    memo = FileCheckMemo(Path(os.path.realpath(root)), max_pixels, cache)
+    dataset = _validate(root, layout, raw, max_pixels=max_pixels, memo=memo)
+    memo.save()
     report = dataset.report
     log.info(
         "Imported %s (%s): %d usable images, %d left out, %d flagged, %d junk files skipped",
@@ -385,7 +395,7 @@ def _collapse_spaces(label: str) -> str:
     return re.sub(r"\s+", " ", label).strip()
 
 
-def _validate(root: Path, layout: str, raw: RawImport, *, max_pixels: int) -> Dataset:
+def _validate(root: Path, layout: str, raw: RawImport, *, max_pixels: int, memo: FileCheckMemo) -> Dataset:
     """Run the checks common to every layout and build the Dataset."""
     report = ValidationReport(entries=list(raw.entries), junk_skipped=raw.junk_skipped)
     root_real = Path(os.path.realpath(root))
@@ -397,7 +407,7 @@ def _validate(root: Path, layout: str, raw: RawImport, *, max_pixels: int) -> Da
         row = dict(row)
         for column in MANIFEST_COLUMNS:
             row[column] = _clean_text(row.get(column))
-        if _check_row(row, root, root_real, report, seen_ids, seen_hashes, max_pixels):
+        if _check_row(row, root, root_real, report, seen_ids, seen_hashes, max_pixels, memo):
             usable_rows.append(row)
 
     _normalise_labels(usable_rows, report)
@@ -436,6 +446,7 @@ def _check_row(
     seen_ids: set[str],
     seen_hashes: dict[str, str],
     max_pixels: int,
+    memo: FileCheckMemo,
 ) -> bool:
     """Check one candidate row in place; add its sha256 and return whether it is usable."""
     image_id = row["image_id"]
@@ -482,13 +493,16 @@ def _check_row(
         return reject("missing_file", f"File {relpath} not found under {root}.")
     row["path"] = _relative_posix(full, resolved, root, root_real)
 
-    try:
-        digest = file_sha256(resolved)
-        probe_image(resolved, name=relpath, max_pixels=max_pixels)
-    except OSError as error:
-        return reject("unreadable", f"File {relpath} cannot be read: {error}.")
-    except ImageDecodeError as error:
-        return reject(*_classify_decode_error(error, relpath))
+    digest, signature = memo.lookup(resolved)
+    if digest is None:
+        try:
+            digest = file_sha256(resolved)
+            probe_image(resolved, name=relpath, max_pixels=max_pixels)
+        except OSError as error:
+            return reject("unreadable", f"File {relpath} cannot be read: {error}.")
+        except ImageDecodeError as error:
+            return reject(*_classify_decode_error(error, relpath))
+        memo.remember(resolved, signature, digest)
 
     given_hash = _clean_text(row.get(HASH_COLUMN))
     if given_hash and given_hash.lower() != digest:

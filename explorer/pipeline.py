@@ -164,7 +164,7 @@ def _import(root_or_dataset: str | os.PathLike[str] | Dataset, *, cache_dir: Pat
     if isinstance(root_or_dataset, Dataset):
         return root_or_dataset
     root = resolve_dataset_root(root_or_dataset, cache_dir=cache_dir)
-    return load_dataset(root, layout=layout)
+    return load_dataset(root, layout=layout, cache_dir=cache_dir)
 
 
 def _model(spec: ModelSpec | LoadedModel, cache: ArtifactCache) -> ModelSpec | LoadedModel:

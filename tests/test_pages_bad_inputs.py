@@ -208,7 +208,7 @@ def test_single_image_gallery_shows_one_real(open_dataset, single_root):
     assert_no_traceback(at)
     assert not at.error
     rows = [element.value for element in at.main.markdown if element.value.startswith("**")]
-    assert rows == ["**Real** — 1 images", "**Synthetic: gen** — 2 images"]
+    assert rows == ["**Real** — 1 image", "**Synthetic: gen** — 2 images"]
     assert len(at.image) == 3
 
 

@@ -97,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     cache = ArtifactCache(args.cache_dir)
-    dataset = load_dataset(resolve_dataset_root(args.dataset, cache_dir=cache.root), layout=args.layout)
+    dataset = load_dataset(
+        resolve_dataset_root(args.dataset, cache_dir=cache.root), layout=args.layout, cache_dir=cache.root
+    )
 
     if args.demo_truth:
         image_ids, vectors = demo_truth_vectors(dataset)

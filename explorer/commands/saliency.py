@@ -67,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.alpha <= 1:
         raise SaliencyError(f"--alpha {args.alpha} is outside 0..1; pass a value such as 0.5")
 
-    dataset = load_dataset(resolve_dataset_root(args.dataset, cache_dir=args.cache_dir), layout=args.layout)
+    dataset = load_dataset(
+        resolve_dataset_root(args.dataset, cache_dir=args.cache_dir), layout=args.layout, cache_dir=args.cache_dir
+    )
     loaded = load_model(model_spec_from_args(args))
     cache = ArtifactCache(args.cache_dir)
     embeddings = embed_dataset(dataset, loaded, cache=cache)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import streamlit as st
 
+from explorer.settings import ENV_CACHE_DIR
 from explorer.ui.config import AppConfig
 
 logger = logging.getLogger(__name__)
@@ -64,6 +66,10 @@ def init_session_state(config: AppConfig | None = None) -> None:
         from explorer.ui.config import app_config_from_environment
 
         config = app_config_from_environment()
+    if config.cache_dir is not None:
+        # Every cache user in the server process reads this variable, so the
+        # --cache-dir script argument reaches all of them.
+        os.environ[ENV_CACHE_DIR] = str(config.cache_dir)
     for key, value in session_defaults(config).items():
         if key not in st.session_state:
             st.session_state[key] = value
