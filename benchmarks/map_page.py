@@ -16,7 +16,6 @@ and mapping a selection back to rows.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -30,6 +29,8 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from explorer.ui.apptest import keep_navigation_mode, send_chart_selection  # noqa: E402
 
 N_CONDITIONS = 100
 REAL_FRACTION = 0.05
@@ -100,33 +101,9 @@ def _patch_loaders(manifest: pd.DataFrame, embeddings, projection) -> None:
     loaders.app_projection = lambda params: projection
 
 
-def _keep_navigation_mode() -> None:
-    """Keep AppTest out of Streamlit's pages-folder mode (see tests/fixtures_app.py)."""
-    import streamlit.testing.v1.app_test as app_test_module
-    from streamlit.runtime.pages_manager import PagesManager
-
-    class NavigationOnlyPagesManager(PagesManager):
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            PagesManager.uses_pages_directory = False
-
-    app_test_module.PagesManager = NavigationOnlyPagesManager
-
-
 def _select_box(at, box: dict) -> None:
     """Make the next run carry a box selection on the map chart, as the browser sends it."""
-    chart_id = at.get("plotly_chart")[0].proto.id
-    tree = at._tree
-    collect = tree.get_widget_states
-
-    def with_selection():
-        states = collect()
-        widget = states.widgets.add()
-        widget.id = chart_id
-        widget.string_value = json.dumps({"selection": {"points": [], "point_indices": [], "box": [box], "lasso": []}})
-        return states
-
-    tree.get_widget_states = with_selection
+    send_chart_selection(at, {"points": [], "point_indices": [], "box": [box], "lasso": []})
 
 
 def time_map_page(n_points: int, repeats: int) -> dict:
@@ -181,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ.setdefault("RDFACE_EXPLORER_WEIGHTS", "random")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    _keep_navigation_mode()
+    keep_navigation_mode()
     results = [time_map_page(n, args.repeats) for n in args.points]
 
     command = "python benchmarks/map_page.py " + " ".join(argv if argv is not None else sys.argv[1:])

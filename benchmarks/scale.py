@@ -50,6 +50,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from explorer.ui.apptest import keep_navigation_mode  # noqa: E402
+
 # Interval of the /proc sampler of the process tree's resident memory.
 SAMPLE_SECONDS = 0.25
 TINY_MODEL = "explorer-tiny-vit"
@@ -298,7 +300,7 @@ def step_map_page(args: argparse.Namespace) -> dict:
     )
     os.environ.pop(ENV_CHECKPOINT, None)
     os.environ.pop(ENV_DATASET_ROOTS, None)
-    _keep_navigation_mode()
+    keep_navigation_mode()
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=1800)
@@ -331,19 +333,6 @@ def step_map_page(args: argparse.Namespace) -> dict:
 def _raise_page_exception(at) -> None:  # noqa: ANN001 - an AppTest
     if at.exception:
         raise RuntimeError(f"The page failed with an exception: {at.exception[0].value}")
-
-
-def _keep_navigation_mode() -> None:
-    """Keep AppTest out of Streamlit's pages-folder mode, as the app tests do."""
-    import streamlit.testing.v1.app_test as app_test_module
-    from streamlit.runtime.pages_manager import PagesManager
-
-    class NavigationOnlyPagesManager(PagesManager):
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            PagesManager.uses_pages_directory = False
-
-    app_test_module.PagesManager = NavigationOnlyPagesManager
 
 
 STEPS = {

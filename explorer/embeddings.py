@@ -309,8 +309,6 @@ def _forced_settings(tag_config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _load_builtin(spec: ModelSpec, device: str) -> tuple[torch.nn.Module, ModelInfo]:
-    import open_clip
-
     _validate_name(spec.name)
 
     if spec.random_weights:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from explorer.embeddings import TINY_VIT
+from explorer.ui.apptest import navigation_only_pages_manager
 from explorer.settings import (
     ENV_CACHE_DIR,
     ENV_CHECKPOINT,
@@ -16,24 +17,6 @@ from explorer.settings import (
     ENV_PRETRAINED,
     ENV_WEIGHTS,
 )
-
-
-def _navigation_only_pages_manager():
-    """Return a PagesManager class that keeps Streamlit's ``pages/`` folder mode off.
-
-    AppTest resets Streamlit's folder-mode flag before every run. The app then
-    leaves that mode by rerunning (``explorer.ui.state.leave_pages_directory_mode``),
-    which a server does once but AppTest would do on every run, dropping
-    button clicks. This class clears the flag as soon as AppTest sets it.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    class NavigationOnlyPagesManager(PagesManager):
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            PagesManager.uses_pages_directory = False
-
-    return NavigationOnlyPagesManager
 
 
 @pytest.fixture
@@ -60,5 +43,5 @@ def app_env(
 
     import streamlit.testing.v1.app_test as app_test_module
 
-    monkeypatch.setattr(app_test_module, "PagesManager", _navigation_only_pages_manager())
+    monkeypatch.setattr(app_test_module, "PagesManager", navigation_only_pages_manager())
     return variables

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from explorer.errors import DatasetError, DatasetNotFoundError
 from explorer.settings import ENV_CHECKPOINT, ENV_DATASET_ROOTS, ENV_WEIGHTS
 from explorer.text import count_noun
+from explorer.ui.apptest import send_chart_selection
 from explorer.ui.config import AppArgumentError, check_dataset_choice, parse_app_arguments
 from explorer.ui.widgets import RANDOM_WEIGHTS_BANNER
 
@@ -42,18 +43,8 @@ def _chart(at: AppTest):
 
 def _run_with_selection(at: AppTest, selection: dict) -> AppTest:
     """Rerun as if the browser had sent ``selection`` for the map chart."""
-    chart_id = _chart(at).proto.id
-    tree = at._tree
-    collect = tree.get_widget_states
-
-    def with_selection():
-        states = collect()
-        widget = states.widgets.add()
-        widget.id = chart_id
-        widget.string_value = json.dumps({"selection": selection})
-        return states
-
-    tree.get_widget_states = with_selection
+    _chart(at)
+    send_chart_selection(at, selection)
     return at.run()
 
 

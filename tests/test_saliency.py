@@ -514,6 +514,42 @@ def test_deletion_beats_random_order_for_spot_model() -> None:
     assert len(result.describe()) == 2
 
 
+def test_curves_within_margin_read_as_chance() -> None:
+    from explorer.saliency import PerturbationCurves
+
+    fractions = np.linspace(0, 1, 5)
+    flat = np.full(5, 0.10)
+    result = PerturbationCurves(
+        fractions=fractions,
+        deletion=flat * 0.99,
+        insertion=flat * 1.02,
+        random_deletion=flat,
+        random_insertion=flat,
+    )
+
+    deletion_text, insertion_text = result.describe()
+    assert deletion_text.endswith("the map does no better than chance here.")
+    assert insertion_text.endswith("the map does no better than chance here.")
+
+
+def test_curves_beyond_margin_read_as_better() -> None:
+    from explorer.saliency import PerturbationCurves
+
+    fractions = np.linspace(0, 1, 5)
+    flat = np.full(5, 0.10)
+    result = PerturbationCurves(
+        fractions=fractions,
+        deletion=flat * 0.5,
+        insertion=flat * 1.5,
+        random_deletion=flat,
+        random_insertion=flat,
+    )
+
+    deletion_text, insertion_text = result.describe()
+    assert deletion_text.endswith("the map finds pixels the score needs.")
+    assert insertion_text.endswith("the map's top pixels are enough to restore the score.")
+
+
 def test_region_share_against_uniform_baseline() -> None:
     image_map = np.zeros((20, 20))
     image_map[2:6, 2:6] = 1.0

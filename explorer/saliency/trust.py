@@ -34,6 +34,8 @@ RANDOMISATION_LOW = 0.2
 DEFAULT_RANDOMISED_BLOCKS = 2
 # Fractions of pixels removed or inserted, from 0 to 1 in this many steps.
 CURVE_STEPS = 16
+# Relative difference of areas below which a map counts as no better than a random pixel order.
+CURVE_MARGIN = 0.05
 # Side of the grid on which maps are compared by rank; fine enough for faces, cheap to rank.
 RANK_GRID = 56
 
@@ -236,8 +238,8 @@ class PerturbationCurves:
 
     def describe(self) -> list[str]:
         """Say in words how the curves compare with a random pixel order."""
-        deletion_better = self.deletion_area < self.random_deletion_area
-        insertion_better = self.insertion_area > self.random_insertion_area
+        deletion_better = _beats_random(self.deletion_area, self.random_deletion_area, lower_is_better=True)
+        insertion_better = _beats_random(self.insertion_area, self.random_insertion_area, lower_is_better=False)
         return [
             f"Deletion: removing pixels in the map's order gives an area of {self.deletion_area:.3f} "
             f"against {self.random_deletion_area:.3f} for a random order; "
@@ -248,6 +250,12 @@ class PerturbationCurves:
             + ("the map's top pixels are enough to restore the score." if insertion_better
                else "the map does no better than chance here."),
         ]
+
+
+def _beats_random(map_area: float, random_area: float, *, lower_is_better: bool) -> bool:
+    """Return whether the map's curve area beats the random order's by more than ``CURVE_MARGIN``."""
+    gain = random_area - map_area if lower_is_better else map_area - random_area
+    return gain > CURVE_MARGIN * abs(random_area)
 
 
 def _probability_curve(explainer: Explainer, start: Any, end: Any, order: Any, target: int,
