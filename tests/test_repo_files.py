@@ -42,6 +42,13 @@ def test_dockerfile_uses_ci_install_script():
     assert 'VOLUME ["/data", "/cache"]' in dockerfile
 
 
+def test_dockerignore_keeps_git_and_artifacts_out():
+    ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+
+    assert ".git" in ignored
+    assert "test-artifacts" in ignored
+
+
 def test_install_script_reads_requirements():
     script = (ROOT / ".ci" / "install-deps.sh").read_text(encoding="utf-8")
 
