@@ -5,7 +5,7 @@ Usage::
     python benchmarks/map_page.py                    # 10,000 and 100,000 points, 5 runs each
     python benchmarks/map_page.py --points 10000 --repeats 7 --append BENCHMARKS.md
 
-"Warm cache" means the session already holds the dataset, embeddings and
+"Warm cache" means the session already contains the dataset, embeddings and
 projection, as after its first visit to the page. The benchmark puts a
 synthetic set of that size straight into the page's loaders (no images are
 decoded and UMAP does not run), so the figure measures what every later rerun

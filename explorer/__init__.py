@@ -1,8 +1,8 @@
 """RDFace Explorer: look at small facial-image benchmarks of rare genetic conditions.
 
 The library computes; the Streamlit pages in ``pages/`` only render. Logging goes
-to the ``explorer`` logger, at WARNING unless ``RDFACE_EXPLORER_LOG_LEVEL`` says
-otherwise.
+to the ``explorer`` logger, at WARNING unless ``RDFACE_EXPLORER_LOG_LEVEL`` sets
+another level.
 """
 
 from __future__ import annotations

@@ -80,12 +80,12 @@ ProgressCallback = Callable[[int, int], Any]
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Which open_clip model to load and where its weights come from.
+    """Model choice: an open_clip model and the source of its weights.
 
     ``name`` is an open_clip architecture (``ViT-B-32``) or an ``hf-hub:`` id.
     ``checkpoint``, when set, is a local weights file that takes precedence
-    over a download. ``random_weights`` builds the architecture untrained; it
-    is only used when asked for, and every view that shows results says so.
+    over a download. ``random_weights`` builds the architecture untrained. It
+    is only used when requested, and every view that shows results states it.
     """
 
     name: str = DEFAULT_MODEL

@@ -45,7 +45,7 @@ SOURCE_COLORS = {"real": "#1f77b4", "synthetic": "#ff7f0e"}
 
 @dataclass(frozen=True)
 class MapFilters:
-    """Which rows a map shows. An empty tuple keeps every value of that column."""
+    """Row filter of a map. An empty tuple keeps every value of that column."""
 
     conditions: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()

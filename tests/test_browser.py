@@ -27,7 +27,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-# Seconds allowed for the server to answer its health check, and for a page to render.
+# Seconds allowed for the server to respond to its health check, and for a page to render.
 SERVER_START_S = 90
 PAGE_RENDER_S = 240
 PAGES = ("overview", "map", "galleries", "compare", "benchmark", "saliency")

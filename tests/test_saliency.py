@@ -334,7 +334,8 @@ def test_marker_heat_lands_on_marker_in_rotated_photo() -> None:
     assert photo.size == (80, 120)
     heat = np.abs(result.image_map)
     row, column = np.unravel_index(np.argmax(heat), heat.shape)
-    assert 48 <= column <= 72 and 88 <= row <= 112
+    assert 48 <= column <= 72
+    assert 88 <= row <= 112
     assert heat[90:110, 50:70].sum() / heat.sum() > 0.8
     assert np.abs(overlay[95:105, 55:65] - plain[95:105, 55:65]).mean() > 20
     assert np.abs(overlay[10:30, 10:30] - plain[10:30, 10:30]).mean() < 1
@@ -358,7 +359,7 @@ def test_panel_title_wraps_inside_its_own_strip() -> None:
     line_height = measure.textbbox((0, 0), "Ag|", font=font)[3]
     header = result.height - untitled.height
     assert header >= len(lines) * line_height
-    # The strip holds dark title text, and the tile captions start below it.
+    # The strip contains dark title text, and the tile captions start below it.
     strip = np.asarray(result.crop((0, 0, result.width, header)).convert("L"))
     assert strip.min() < 100
     assert np.array_equal(np.asarray(result.crop((0, header, result.width, result.height))), np.asarray(untitled))

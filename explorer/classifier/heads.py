@@ -36,7 +36,7 @@ class ClassifierError(ExplorerError, ValueError):
 
 @dataclass(frozen=True)
 class HeadSettings:
-    """Which head to train and how.
+    """Settings of the head to train: its kind and its fitting options.
 
     Parameters
     ----------

@@ -65,8 +65,18 @@ class ProtocolSplits:
     notes: list[str] = field(default_factory=list)
 
 
+class _ProtocolParams:
+    """Mixin of the protocol dataclasses: their settings as a plain dict."""
+
+    name: ClassVar[str]
+
+    def params(self) -> dict:
+        """Return the settings as a plain dict (for cache keys and tables)."""
+        return {"protocol": self.name, **asdict(self)}
+
+
 @dataclass(frozen=True)
-class RDFaceProtocol:
+class RDFaceProtocol(_ProtocolParams):
     """RDFace evaluation: fixed stratified test part, k-fold models on the rest.
 
     Conditions with real images of a single subject (in RDFace: a single real
@@ -88,10 +98,6 @@ class RDFaceProtocol:
                 f"test_fraction must be between 0 and 1 (exclusive), got {self.test_fraction}"
             )
         _check_count("n_folds", self.n_folds, MIN_FOLDS)
-
-    def params(self) -> dict:
-        """Return the settings as a plain dict (for cache keys and tables)."""
-        return {"protocol": self.name, **asdict(self)}
 
     def make_splits(self, manifest: pd.DataFrame) -> ProtocolSplits:
         """Split the real rows of ``manifest`` into the fixed test part and k folds."""
@@ -127,7 +133,7 @@ class RDFaceProtocol:
 
 
 @dataclass(frozen=True)
-class GroupedKFoldProtocol:
+class GroupedKFoldProtocol(_ProtocolParams):
     """Stratified k-fold cross-validation grouped by subject.
 
     Every testable real image is tested once. Conditions with real images of a
@@ -140,10 +146,6 @@ class GroupedKFoldProtocol:
 
     def __post_init__(self) -> None:
         _check_count("n_folds", self.n_folds, MIN_FOLDS)
-
-    def params(self) -> dict:
-        """Return the settings as a plain dict (for cache keys and tables)."""
-        return {"protocol": self.name, **asdict(self)}
 
     def make_splits(self, manifest: pd.DataFrame) -> ProtocolSplits:
         """Split the real rows of ``manifest`` into grouped, stratified folds."""
@@ -170,7 +172,7 @@ class GroupedKFoldProtocol:
 
 
 @dataclass(frozen=True)
-class RareGalleryProtocol:
+class RareGalleryProtocol(_ProtocolParams):
     """Gallery/test splits for rare conditions, as GestaltMatcher evaluates them.
 
     In each of ``n_splits`` repetitions, one subject per condition is drawn as
@@ -185,10 +187,6 @@ class RareGalleryProtocol:
 
     def __post_init__(self) -> None:
         _check_count("n_splits", self.n_splits, 1)
-
-    def params(self) -> dict:
-        """Return the settings as a plain dict (for cache keys and tables)."""
-        return {"protocol": self.name, **asdict(self)}
 
     def make_splits(self, manifest: pd.DataFrame) -> ProtocolSplits:
         """Draw one test subject per evaluable condition, ``n_splits`` times."""

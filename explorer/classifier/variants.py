@@ -27,7 +27,7 @@ _VARIANT_PATTERN = re.compile(
 
 @dataclass(frozen=True)
 class TrainingVariant:
-    """Which images, beyond a protocol's real training split, a head trains on.
+    """Training set of a head: the images it trains on beyond a protocol's real training split.
 
     Parameters
     ----------

@@ -60,7 +60,7 @@ def mean_pairwise_distance(distances: np.ndarray, origin: np.ndarray | None = No
     """Average a square distance matrix over pairs of distinct images.
 
     ``origin`` gives, for a bootstrap resample, the original index of each
-    row; pairs that are two copies of one image are left out, so that
+    row. Pairs that are two copies of one image are left out, so that
     resampling with replacement does not pull the mean towards zero.
     Returns NaN when no such pair exists.
     """
@@ -174,8 +174,8 @@ def prdc_indicators(
     Follows Naeem et al. (2020), "Reliable Fidelity and Diversity Metrics for
     Generative Models", with Euclidean k-nearest-neighbour balls and strict
     ``<`` comparisons. Precision and density average over synthetic images,
-    recall and coverage over real images; the returned arrays hold those
-    per-image terms so that a bootstrap can resample them.
+    and recall and coverage over real images. The returned arrays contain
+    those per-image terms, so that a bootstrap can resample them.
 
     Needs ``k < len(real)`` for the real balls and ``k < len(synthetic)`` for
     the synthetic balls that recall uses.
@@ -280,8 +280,8 @@ def frechet_distance(x: np.ndarray, y: np.ndarray) -> float:
     """Return the Fréchet distance between Gaussians fitted to ``x`` and ``y``.
 
     ``|mu_x - mu_y|² + tr(C_x + C_y - 2 (C_x C_y)^(1/2))``. The covariance
-    estimates are singular when a sample has fewer rows than columns, and the
-    value is then dominated by estimation noise; callers warn about that.
+    estimates are singular when a sample has fewer rows than columns. The
+    value is then dominated by estimation noise, and callers warn about that.
     """
     from scipy import linalg
 
@@ -309,9 +309,9 @@ def bootstrap_interval(
     ``statistic`` receives one index array per sample (drawn with replacement
     from ``range(size)``) and returns a float, NaN when the resample cannot be
     evaluated. With the point estimate given, the interval is the
-    bias-corrected percentile interval (Efron 1981), which keeps distances
-    near zero, whose resamples all lie above the estimate, from getting an
-    interval that excludes it; the result is also widened to contain
+    bias-corrected percentile bootstrap interval. For a distance near zero
+    every resample lies above the estimate, and this correction keeps the
+    interval from excluding it. The result is also widened to contain
     ``point``. Without it, the plain percentile interval is returned.
     """
     from scipy.stats import norm

@@ -139,7 +139,7 @@ class RandomisationCheck:
         return self.correlation < RANDOMISATION_LOW
 
     def describe(self, *, untrained_model: bool = False) -> str:
-        """Say in words what the correlation means.
+        """Describe in words what the correlation means.
 
         With ``untrained_model`` (the encoder has random weights) the check
         cannot say anything: there are no learned weights to take away.
@@ -323,7 +323,7 @@ class RegionShare:
 
     ``share`` is the fraction of the map's absolute mass inside the union of
     the regions. ``baseline`` is the fraction a uniform map would put there,
-    which is the regions' share of the image area. ``pointing_hit`` says whether the
+    which is the regions' share of the image area. ``pointing_hit`` is whether the
     map's maximum lies inside a region.
     """
 

@@ -194,8 +194,8 @@ class TrustReport:
     def describe(self, *, untrained_model: bool = False) -> list[str]:
         """Return the checks as plain sentences, in display order.
 
-        Pass ``untrained_model=True`` when the model has random weights, so the
-        randomisation check says it cannot mean anything.
+        Pass ``untrained_model=True`` when the model has random weights, so that the
+        randomisation check states that it cannot mean anything.
         """
         lines: list[str] = []
         if self.randomisation is not None:

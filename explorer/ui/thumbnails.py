@@ -16,7 +16,7 @@ from explorer.errors import ImageDecodeError
 
 logger = logging.getLogger(__name__)
 
-# Longest side, in pixels, of gallery thumbnails and of the enlarged view.
+# Maximum side, in pixels, of gallery thumbnails and of the enlarged view.
 GRID_THUMBNAIL_SIDE = 160
 LARGE_IMAGE_SIDE = 512
 MAX_CACHED_THUMBNAILS = 4_096
